@@ -1,0 +1,33 @@
+# Common tasks. Every target builds the environment first (a no-op when it exists);
+# commands run through ./dev, so on older hosts they run inside the Debian 13 root.
+SHELL := /bin/bash
+DEV := ./dev
+OUT ?= $(CURDIR)/out
+DATA ?= $(OUT)/data
+
+.PHONY: setup lock test test-fast lint format demo clean-out
+
+setup:
+	@scripts/setup.sh
+
+lock:  ## re-resolve requirements.in into requirements.lock
+	@scripts/setup.sh --relock
+
+lint: setup
+	$(DEV) ruff check .
+
+format: setup
+	$(DEV) ruff format .
+
+test: setup  ## lint + the whole test suite (slow end-to-end tests included)
+	$(DEV) ruff check .
+	$(DEV) pytest
+
+test-fast: setup  ## the quick tests only
+	$(DEV) pytest -m "not slow"
+
+demo: setup  ## prepare the bundled sample, run the local pipeline, show results
+	$(DEV) python -m tastebud.demo --out $(OUT)
+
+clean-out:
+	rm -rf $(OUT)

@@ -1,0 +1,1 @@
+"""The bundled sample dataset and the data-preparation code (`tastebud prepare`)."""

@@ -1,0 +1,80 @@
+"""`tastebud prepare SOURCE --out DATA_DIR`: argument parsing and the printed report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+ACCEPTS_BEAM_ARGS = True  # unknown --flags go to Beam (e.g. --runner=DataflowRunner --project=...)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="folder with one sub-folder per class, or a CSV of path_or_uri,label (local or gs://)")
+    p.add_argument("--out", required=True, help="output DATA_DIR (local or gs://)")
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="share of images held out for eval (default 0.1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the content-hash split (default 0)")
+    p.add_argument("--max-pixels", type=int, default=None, help="reject images with more pixels (default 40,000,000)")
+    p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
+    p.add_argument(
+        "--max-rejected-fraction", type=float, default=1.0,
+        help="exit non-zero (after writing the report) when more than this share of inputs is rejected",
+    )
+
+
+def _read_labels(path: str) -> tuple[str, ...]:
+    from data.sources import normalise_label
+
+    with open(path, encoding="utf-8") as f:
+        return tuple(normalise_label(line) for line in f if line.strip())
+
+
+def format_summary(summary: dict) -> str:
+    lines = [f"{'class':<20} {'train':>7} {'eval':>7}"]
+    for label, counts in summary["classes"].items():
+        lines.append(f"{label:<20} {counts['train']:>7} {counts['eval']:>7}")
+    lines.append(f"{'total':<20} {summary['splits']['train']:>7} {summary['splits']['eval']:>7}")
+    lines.append(f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from data import prepare
+    from data.validate import DEFAULT_MAX_PIXELS
+
+    if not 0.0 < args.eval_fraction < 1.0:
+        print("error: --eval-fraction must be between 0 and 1", file=sys.stderr)
+        return 2
+    cfg = prepare.PrepareConfig(
+        source=args.source,
+        out=args.out.rstrip("/"),
+        eval_fraction=args.eval_fraction,
+        seed=args.seed,
+        max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
+        labels=_read_labels(args.labels) if args.labels else None,
+        beam_args=list(args.beam_args),
+    )
+    try:
+        summary = prepare.run(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    print(f"wrote {cfg.out}/train, {cfg.out}/eval, {prepare.DICT_FILE}, {prepare.REJECTED_FILE}, {prepare.SUMMARY_FILE}")
+    if summary["rejected"]:
+        print(f"{summary['rejected']} rejected: see {cfg.out}/{prepare.REJECTED_FILE} for the reasons", file=sys.stderr)
+    return _verdict(summary, args.max_rejected_fraction)
+
+
+def _verdict(summary: dict, max_rejected_fraction: float) -> int:
+    fraction = summary["rejected"] / summary["input"] if summary["input"] else 0.0
+    if fraction > max_rejected_fraction:
+        print(
+            f"error: {fraction:.1%} of inputs were rejected, more than --max-rejected-fraction "
+            f"{max_rejected_fraction:.1%}", file=sys.stderr,
+        )
+        return 1
+    for split in ("train", "eval"):
+        if summary["splits"][split] == 0:
+            print(f"error: the {split} split is empty; add images or change --eval-fraction", file=sys.stderr)
+            return 1
+    return 0

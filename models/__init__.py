@@ -1,0 +1,1 @@
+"""The Trainer's model code: the classification head trained on bottleneck embeddings."""

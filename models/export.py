@@ -1,0 +1,78 @@
+"""Exports the serving model: one graph from raw image bytes to label and scores.
+
+Signatures:
+  serving_default   image_bytes (+ key, echoed back) -> key, label, score, scores, classes.
+                    The input TF Serving's REST API takes as
+                    {"instances": [{"image_bytes": {"b64": ...}, "key": "..."}]}.
+  serving_examples  serialized tf.Example -> scores (what TFMA evaluates).
+  transform_features serialized tf.Example -> transformed features (TFMA reads the
+                    label index from here).
+Each runs the Transform graph (decode, resize, backbone) and the head in one graph.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras
+
+from preprocessing import features
+
+SERVING_SIGNATURE = "serving_default"
+EXAMPLES_SIGNATURE = "serving_examples"
+TRANSFORM_SIGNATURE = "transform_features"
+SCORES_OUTPUT = "scores"
+
+
+def _raw_image_spec(tf_transform_output: tft.TFTransformOutput) -> dict:
+    spec = tf_transform_output.raw_feature_spec()
+    return {features.IMAGE_KEY: spec[features.IMAGE_KEY]}
+
+
+def save_serving_model(
+    head: tf_keras.Model, tf_transform_output: tft.TFTransformOutput, labels: list[str], export_dir: str
+) -> None:
+    model = head
+    model.tft_layer = tf_transform_output.transform_features_layer()  # tracked: saved with the model
+    class_names = tf.constant(labels)
+
+    def scores_for_images(image_bytes: tf.Tensor) -> tf.Tensor:
+        transformed = model.tft_layer({features.IMAGE_KEY: image_bytes})
+        return model(transformed[features.EMBEDDING_KEY], training=False)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="image_bytes"),
+            tf.TensorSpec([None], tf.string, name="key"),
+        ]
+    )
+    def serve_images(image_bytes, key):
+        scores = scores_for_images(image_bytes)
+        best = tf.argmax(scores, axis=-1)
+        return {
+            "key": tf.identity(key),
+            "label": tf.gather(class_names, best),
+            "score": tf.reduce_max(scores, axis=-1),
+            SCORES_OUTPUT: scores,
+            "classes": tf.tile(tf.expand_dims(class_names, 0), [tf.shape(scores)[0], 1]),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_examples(serialized):
+        raw = tf.io.parse_example(serialized, _raw_image_spec(tf_transform_output))
+        return {SCORES_OUTPUT: scores_for_images(raw[features.IMAGE_KEY])}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        raw = tf.io.parse_example(serialized, tf_transform_output.raw_feature_spec())
+        return model.tft_layer(raw)
+
+    signatures = {
+        SERVING_SIGNATURE: serve_images.get_concrete_function(),
+        EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+        TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+    }
+    tf.saved_model.save(model, export_dir, signatures=signatures)
+    tf.io.gfile.makedirs(f"{export_dir}/assets.extra")
+    with tf.io.gfile.GFile(f"{export_dir}/assets.extra/dict.txt", "w") as f:
+        f.write("".join(f"{label}\n" for label in labels))

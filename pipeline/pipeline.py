@@ -1,0 +1,163 @@
+"""The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
+
+  ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
+    -> Trainer (the head) -> Resolver (latest blessed) -> Evaluator (TFMA) -> Pusher
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from models.export import EXAMPLES_SIGNATURE, SCORES_OUTPUT, TRANSFORM_SIGNATURE
+from pipeline import configs
+from preprocessing import features
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data_dir: str,
+    labels: list[str],
+    serving_model_dir: str,
+    backbone: str = configs.BACKBONE,
+    backbone_weights: str | None = configs.BACKBONE_WEIGHTS,
+    train_steps: int = configs.TRAIN_STEPS,
+    eval_steps: int = configs.EVAL_STEPS,
+    hyperparameters: dict | None = None,
+    eval_accuracy_threshold: float = configs.EVAL_ACCURACY_THRESHOLD,
+    schema_path: str = str(configs.SCHEMA_PATH),
+    enable_cache: bool = configs.ENABLE_CACHE,
+    metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+    beam_pipeline_args: list[str] | None = None,
+    ai_platform_training_args: dict | None = None,
+    ai_platform_serving_args: dict | None = None,
+) -> tfx.dsl.Pipeline:
+    components = []
+
+    # Reads the TFRecords written by `tastebud prepare`, keeping its train/eval split.
+    example_gen = tfx.components.ImportExampleGen(
+        input_base=data_dir,
+        input_config=tfx.proto.Input(
+            splits=[
+                tfx.proto.Input.Split(name="train", pattern=configs.TRAIN_SPLIT_PATTERN),
+                tfx.proto.Input.Split(name="eval", pattern=configs.EVAL_SPLIT_PATTERN),
+            ]
+        ),
+    )
+    components.append(example_gen)
+
+    # The checked-in schema: image, label and key, one of each per example.
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    components.append(schema_gen)
+
+    # Decodes the images and computes the backbone's bottleneck embedding, once.
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="preprocessing.preprocessing.preprocessing_fn",
+        custom_config={
+            "backbone": backbone,
+            "backbone_weights": backbone_weights,
+            "labels": labels,
+            "chunk_size": configs.TRANSFORM_CHUNK_SIZE,
+        },
+    )
+    components.append(transform)
+
+    # Trains the head on the embeddings; exports image bytes -> label in one graph.
+    trainer_args = dict(
+        run_fn="models.model.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
+        custom_config={
+            "labels": labels,
+            "hyperparameters": {**configs.HYPERPARAMETERS, **(hyperparameters or {})},
+            "steps_per_epoch": configs.STEPS_PER_EPOCH,
+        },
+    )
+    if ai_platform_training_args is not None:
+        trainer_args["custom_config"][tfx.extensions.google_cloud_ai_platform.TRAINING_ARGS_KEY] = (
+            ai_platform_training_args
+        )
+        trainer = tfx.extensions.google_cloud_ai_platform.Trainer(**trainer_args)
+    else:
+        trainer = tfx.components.Trainer(**trainer_args)
+    components.append(trainer)
+
+    # The latest blessed model is the baseline the candidate must not regress from.
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    components.append(model_resolver)
+
+    # TFMA: accuracy, per-class precision/recall, confusion matrix; blesses or not.
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=eval_config(len(labels), eval_accuracy_threshold),
+    )
+    components.append(evaluator)
+
+    # Blessed models only, into TF Serving's versioned layout (or a Vertex endpoint).
+    pusher_args = dict(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"])
+    if ai_platform_serving_args is not None:
+        pusher_args["custom_config"] = {
+            tfx.extensions.google_cloud_ai_platform.experimental.PUSHER_SERVING_ARGS_KEY: ai_platform_serving_args
+        }
+        pusher = tfx.extensions.google_cloud_ai_platform.Pusher(**pusher_args)
+    else:
+        pusher_args["push_destination"] = tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_model_dir)
+        )
+        pusher = tfx.components.Pusher(**pusher_args)
+    components.append(pusher)
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args,
+    )
+
+
+def eval_config(num_classes: int, accuracy_threshold: float) -> tfma.EvalConfig:
+    """What TFMA computes and the thresholds that decide the blessing."""
+    accuracy_gate = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_threshold}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -configs.MAX_ACCURACY_REGRESSION}
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=EXAMPLES_SIGNATURE,
+                preprocessing_function_names=[TRANSFORM_SIGNATURE],
+                label_key=features.LABEL_INDEX_KEY,
+                prediction_key=SCORES_OUTPUT,
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[features.LABEL_KEY])],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_gate),
+                    tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+                ]
+            ),
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
+                binarize=tfma.BinarizationOptions(class_ids={"values": list(range(num_classes))}),
+            ),
+        ],
+    )

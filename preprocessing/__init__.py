@@ -1,0 +1,1 @@
+"""Images, backbones and the Transform component's preprocessing_fn."""

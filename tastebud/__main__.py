@@ -1,0 +1,3 @@
+from tastebud.cli import main
+
+raise SystemExit(main())
