@@ -3,13 +3,14 @@
 A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 
     list inputs -> read + check each image -> group by content hash (dedupe)
-      -> split by content hash -> write sorted, sharded, gzipped TFRecords
+      -> split per class by content hash -> write sorted, sharded, gzipped TFRecords
       -> write dict.txt, rejected.csv and summary.json
 
 Every input ends up either written or in rejected.csv with a reason, and the summary
-says input = written + rejected. The split hashes the image *content* with the seed,
-so the same photo under two names is one example and can never sit in both splits.
-Output is deterministic: shards are chosen by content hash and sorted within.
+says input = written + rejected. Identical content is merged before the split, which
+ranks each class's images by a hash of (seed, content): the same photo under two
+names is one example and can never sit in both splits, and each class gets its share
+of eval. Output is deterministic: shards are chosen by content hash, sorted within.
 """
 
 from __future__ import annotations
@@ -48,18 +49,38 @@ class PrepareConfig:
     beam_args: list[str] = field(default_factory=list)
 
 
-def split_of(content_sha: str, seed: int, eval_fraction: float) -> str:
-    """Deterministic split from the content hash and the seed."""
-    digest = hashlib.sha256(f"{seed}:{content_sha}".encode()).digest()
-    return EVAL if int.from_bytes(digest[:8], "big") / 2**64 < eval_fraction else TRAIN
+def split_rank(content_sha: str, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{content_sha}".encode()).hexdigest()
+
+
+def assign_splits(element, seed: int, eval_fraction: float):
+    """Per class: order images by hash(seed, content); the first round(n * fraction) go to eval.
+
+    Stratified, so every class is represented in eval in proportion, and a pure function
+    of the class's contents and the seed, so reruns give the same split.
+    """
+    _label, shas = element
+    ordered = sorted(set(shas), key=lambda sha: split_rank(sha, seed))
+    n_eval = int(len(ordered) * eval_fraction + 0.5)
+    for position, sha in enumerate(ordered):
+        yield sha, EVAL if position < n_eval else TRAIN
 
 
 class _Progress:
     """Prints 'checked N of TOTAL' lines at most every few seconds (per worker process)."""
 
+    _shared: dict[int, _Progress] = {}
+    _shared_lock = threading.Lock()
+
     def __init__(self, total: int):
         self.total, self.done, self.last = total, 0, 0.0
         self.lock = threading.Lock()
+
+    @classmethod
+    def for_total(cls, total: int) -> _Progress:
+        """One counter per process, shared by the DoFn instances of its threads."""
+        with cls._shared_lock:
+            return cls._shared.setdefault(total, cls(total))
 
     def tick(self) -> None:
         with self.lock:
@@ -79,7 +100,7 @@ class ReadAndCheck(beam.DoFn):
         self.total, self.max_pixels, self.allowed = total, max_pixels, allowed_labels
 
     def setup(self):
-        self.progress = _Progress(self.total)
+        self.progress = _Progress.for_total(self.total)
 
     def process(self, item: sources.LabelledImage):
         try:
@@ -209,8 +230,16 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, items, bad_rows) -> Non
         | "GroupByContent" >> beam.GroupByKey()
         | "Dedupe" >> beam.FlatMap(resolve_duplicates).with_outputs(ReadAndCheck.REJECTED, main="kept")
     )
-    keyed = unique.kept | "AssignSplit" >> beam.Map(
-        lambda r: (split_of(r[0], cfg.seed, cfg.eval_fraction), r)
+    splits = (
+        unique.kept
+        | "ShaByLabel" >> beam.Map(lambda r: (r[2], r[0]))
+        | "GroupByLabel" >> beam.GroupByKey()
+        | "AssignSplits" >> beam.FlatMap(assign_splits, cfg.seed, cfg.eval_fraction)
+    )
+    keyed = (
+        {"record": unique.kept | "BySha" >> beam.Map(lambda r: (r[0], r)), "split": splits}
+        | "JoinSplit" >> beam.CoGroupByKey()
+        | "Keyed" >> beam.Map(lambda kv: (kv[1]["split"][0], kv[1]["record"][0]))
     )
     _ = (
         keyed

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2 as tfma
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
@@ -151,7 +151,13 @@ def eval_config(num_classes: int, accuracy_threshold: float) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_gate),
+                    tfma.MetricConfig(
+                        class_name="SparseCategoricalAccuracy",
+                        # The gate applies to the overall slice; per-label slices are for reading.
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_gate)
+                        ],
+                    ),
                     tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
                 ]
             ),

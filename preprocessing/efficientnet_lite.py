@@ -9,6 +9,7 @@ the Keras weights keyed by the source file's SHA-256, so the conversion runs onc
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -138,14 +139,17 @@ def weights_cache_dir() -> Path:
 def load_imagenet_model(checkpoint: Path | None = None) -> tf_keras.Model:
     """Lite0 with ImageNet weights: from the Keras cache, else converted once and cached."""
     checkpoint = Path(checkpoint or source_checkpoint())
-    cached = weights_cache_dir() / f"efficientnet_lite0-{_sha256(checkpoint)[:16]}.weights.h5"
+    cached = weights_cache_dir() / f"efficientnet_lite0-keras2-{_sha256(checkpoint)[:16]}.h5"
     model = build_architecture()
     if cached.exists():
-        model.load_weights(str(cached))
-        return model
+        try:
+            model.load_weights(str(cached))
+            return model
+        except Exception as e:  # unreadable or from another Keras: convert again
+            logging.warning("ignoring unreadable weights cache %s: %s", cached, e)
     convert(checkpoint, model)
     cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(f".tmp{os.getpid()}.h5")
+    tmp = cached.with_name(f"{cached.stem}.tmp{os.getpid()}.h5")
     model.save_weights(str(tmp))
     os.replace(tmp, cached)  # atomic: concurrent workers never read a half-written file
     return model

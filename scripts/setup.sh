@@ -70,6 +70,9 @@ in_env() {
 
 build_venv() {
   local venv="$TASTEBUD_VENV" host_venv="$TASTEBUD_VENV_ON_HOST"
+  if [ $relock = 1 ]; then  # a scratch venv: never disturb the one in use
+    venv="$(dirname "$TASTEBUD_VENV")/venv-relock"; host_venv="$TASTEBUD_ROOT$venv"
+  fi
   if [ $relock = 0 ] && [ -f "$host_venv/.complete" ]; then return 0; fi
   rm -rf "$host_venv"
   say "creating the Python environment $venv (about 2 minutes, once per requirements.lock)"

@@ -60,7 +60,7 @@ def test_lite0_conversion_labels_daisies_as_daisy(sample_dir):
 def test_lite0_conversion_is_cached_by_source_hash(tmp_path, monkeypatch):
     monkeypatch.setenv("TASTEBUD_WEIGHTS_CACHE", str(tmp_path))
     efficientnet_lite.load_imagenet_model()
-    cached = list(tmp_path.glob("efficientnet_lite0-*.weights.h5"))
+    cached = list(tmp_path.glob("efficientnet_lite0-*.h5"))
     assert len(cached) == 1
     # A second load reads the cache instead of converting again.
     monkeypatch.setattr(efficientnet_lite, "convert", lambda *a: pytest.fail("converted twice"))

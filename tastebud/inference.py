@@ -1,0 +1,67 @@
+"""In-process predictions from a pushed serving model (no server needed).
+
+The serving directory follows TF Serving's layout, <serving_dir>/<version>/; the
+newest (largest) version is the one loaded, as TF Serving's default policy does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SERVING_SIGNATURE = "serving_default"
+
+
+@dataclass
+class Prediction:
+    key: str
+    label: str
+    score: float
+    scores: dict[str, float]
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "label": self.label, "score": self.score, "scores": self.scores}
+
+
+def latest_version(serving_dir: str | Path) -> Path:
+    """The newest numeric version folder under a serving dir (or the dir itself if it is a model)."""
+    root = Path(serving_dir)
+    if (root / "saved_model.pb").exists():
+        return root
+    versions = [p for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()] if root.is_dir() else []
+    if not versions:
+        raise FileNotFoundError(f"no model versions under {root} (expected {root}/<version>/saved_model.pb)")
+    return max(versions, key=lambda p: int(p.name))
+
+
+def rows_to_predictions(outputs: dict, count: int) -> list[Prediction]:
+    """Turns the serving signature's batched outputs (numpy or lists) into Predictions."""
+
+    def text(value) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    predictions = []
+    for i in range(count):
+        classes = [text(c) for c in outputs["classes"][i]]
+        scores = {c: float(s) for c, s in zip(classes, outputs["scores"][i], strict=True)}
+        predictions.append(Prediction(text(outputs["key"][i]), text(outputs["label"][i]), float(outputs["score"][i]), scores))
+    return predictions
+
+
+class LocalModel:
+    """A loaded serving model; predict() takes encoded image bytes and keys."""
+
+    def __init__(self, serving_dir: str | Path):
+        import tensorflow as tf
+
+        self.path = latest_version(serving_dir)
+        self.version = self.path.name
+        self._loaded = tf.saved_model.load(str(self.path))
+        self._signature = self._loaded.signatures[SERVING_SIGNATURE]
+
+    def predict(self, images: list[bytes], keys: list[str] | None = None) -> list[Prediction]:
+        import tensorflow as tf
+
+        keys = keys or [""] * len(images)
+        outputs = self._signature(image_bytes=tf.constant(images), key=tf.constant(keys))
+        return rows_to_predictions({k: v.numpy() for k, v in outputs.items()}, len(images))
