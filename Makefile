@@ -19,8 +19,9 @@ lint: setup
 format: setup
 	$(DEV) ruff format .
 
-test: setup  ## lint + the whole test suite (slow end-to-end tests included)
+test: setup  ## lint + the launcher checks + the whole test suite (slow end-to-end tests included)
 	$(DEV) ruff check .
+	tests/test_launcher.sh
 	$(DEV) pytest
 
 test-fast: setup  ## the quick tests only

@@ -26,12 +26,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file for the backbone")
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
     p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
-    p.add_argument("--min-accuracy", type=float, default=configs.EVAL_ACCURACY_THRESHOLD,
-                   help="bless only at or above this eval accuracy")
+    p.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=configs.EVAL_ACCURACY_THRESHOLD,
+        help="bless only at or above this eval accuracy",
+    )
     p.add_argument("--model-name", default=configs.MODEL_NAME, help="serving/<model-name>/<version>")
     p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    p.add_argument("--direct-running-mode", default=configs.DIRECT_RUNNING_MODE,
-                   choices=["in_memory", "multi_threading", "multi_processing"])
+    p.add_argument(
+        "--direct-running-mode",
+        default=configs.DIRECT_RUNNING_MODE,
+        choices=["in_memory", "multi_threading", "multi_processing"],
+    )
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
     p.add_argument("--no-cache", action="store_true", help="recompute every component")
     return p.parse_args(argv)

@@ -221,9 +221,8 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, items, bad_rows) -> Non
     checked = (
         p
         | "ListInputs" >> beam.Create(items, reshuffle=True)
-        | "ReadAndCheck" >> beam.ParDo(ReadAndCheck(total, cfg.max_pixels, cfg.labels)).with_outputs(
-            ReadAndCheck.REJECTED, main="ok"
-        )
+        | "ReadAndCheck"
+        >> beam.ParDo(ReadAndCheck(total, cfg.max_pixels, cfg.labels)).with_outputs(ReadAndCheck.REJECTED, main="ok")
     )
     unique = (
         checked.ok
@@ -243,7 +242,8 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, items, bad_rows) -> Non
     )
     _ = (
         keyed
-        | "ToShards" >> beam.Map(lambda kv: ((kv[0], int(kv[1][0][:8], 16) % shards), (kv[1][0], make_example(*kv[1][1:]))))
+        | "ToShards"
+        >> beam.Map(lambda kv: ((kv[0], int(kv[1][0][:8], 16) % shards), (kv[1][0], make_example(*kv[1][1:]))))
         | "GroupShards" >> beam.GroupByKey()
         | "WriteShards" >> beam.ParDo(WriteShard(cfg.out, shards))
     )

@@ -9,14 +9,18 @@ ACCEPTS_BEAM_ARGS = True  # unknown --flags go to Beam (e.g. --runner=DataflowRu
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", help="folder with one sub-folder per class, or a CSV of path_or_uri,label (local or gs://)")
+    p.add_argument(
+        "source", help="folder with one sub-folder per class, or a CSV of path_or_uri,label (local or gs://)"
+    )
     p.add_argument("--out", required=True, help="output DATA_DIR (local or gs://)")
     p.add_argument("--eval-fraction", type=float, default=0.1, help="share of images held out for eval (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the content-hash split (default 0)")
     p.add_argument("--max-pixels", type=int, default=None, help="reject images with more pixels (default 40,000,000)")
     p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
     p.add_argument(
-        "--max-rejected-fraction", type=float, default=1.0,
+        "--max-rejected-fraction",
+        type=float,
+        default=1.0,
         help="exit non-zero (after writing the report) when more than this share of inputs is rejected",
     )
 
@@ -59,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(format_summary(summary))
-    print(f"wrote {cfg.out}/train, {cfg.out}/eval, {prepare.DICT_FILE}, {prepare.REJECTED_FILE}, {prepare.SUMMARY_FILE}")
+    print(
+        f"wrote {cfg.out}/train, {cfg.out}/eval, {prepare.DICT_FILE}, {prepare.REJECTED_FILE}, {prepare.SUMMARY_FILE}"
+    )
     if summary["rejected"]:
         print(f"{summary['rejected']} rejected: see {cfg.out}/{prepare.REJECTED_FILE} for the reasons", file=sys.stderr)
     return _verdict(summary, args.max_rejected_fraction)
@@ -70,7 +76,8 @@ def _verdict(summary: dict, max_rejected_fraction: float) -> int:
     if fraction > max_rejected_fraction:
         print(
             f"error: {fraction:.1%} of inputs were rejected, more than --max-rejected-fraction "
-            f"{max_rejected_fraction:.1%}", file=sys.stderr,
+            f"{max_rejected_fraction:.1%}",
+            file=sys.stderr,
         )
         return 1
     for split in ("train", "eval"):

@@ -65,5 +65,7 @@ def _decode_with_tensorflow(data: bytes, image_format: str, width: int, height: 
         detail = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
         return _reject(f"corrupt or truncated {image_format}: {detail}")
     if tuple(decoded.shape[:2]) != (height, width):
-        return _reject(f"corrupt {image_format}: header says {width}x{height}, decoded {decoded.shape[1]}x{decoded.shape[0]}")
+        return _reject(
+            f"corrupt {image_format}: header says {width}x{height}, decoded {decoded.shape[1]}x{decoded.shape[0]}"
+        )
     return ImageCheck(True, "", image_format, width, height)

@@ -46,9 +46,7 @@ def build_head(embedding_size: int, num_classes: int, hp: dict) -> tf_keras.Mode
 def _dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: int) -> tf.data.Dataset:
     return data_accessor.tf_dataset_factory(
         files,
-        tfxio.TensorFlowDatasetOptions(
-            batch_size=batch_size, label_key=features.LABEL_INDEX_KEY, shuffle_seed=seed
-        ),
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_INDEX_KEY, shuffle_seed=seed),
         tf_transform_output.transformed_metadata.schema,
     ).repeat()
 

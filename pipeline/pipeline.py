@@ -1,13 +1,13 @@
 """The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
 
-  ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
-    -> Trainer (the head) -> Resolver (latest blessed) -> Evaluator (TFMA) -> Pusher
+ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
+  -> Trainer (the head) -> Resolver (latest blessed) -> Evaluator (TFMA) -> Pusher
 """
 
 from __future__ import annotations
 
-from tensorflow_model_analysis.proto import config_pb2 as tfma
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 
 from models.export import EXAMPLES_SIGNATURE, SCORES_OUTPUT, TRANSFORM_SIGNATURE
@@ -57,6 +57,9 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="preprocessing.preprocessing.preprocessing_fn",
+        # TFDV statistics over raw image bytes and 1280/2048-d embeddings cost more than
+        # the embeddings themselves and nothing downstream reads them.
+        disable_statistics=True,
         custom_config={
             "backbone": backbone,
             "backbone_weights": backbone_weights,

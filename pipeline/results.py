@@ -69,8 +69,9 @@ def component_runs(store, run_id: str | None = None) -> dict[str, ComponentRun]:
     for execution in sorted(store.get_executions_by_context(context.id), key=lambda e: e.id):
         node_id = _node_id(store, execution)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
-        result[node_id] = ComponentRun(node_id, _STATES.get(execution.last_known_state, "UNKNOWN"), seconds,
-                                       _outputs(store, execution.id))
+        result[node_id] = ComponentRun(
+            node_id, _STATES.get(execution.last_known_state, "UNKNOWN"), seconds, _outputs(store, execution.id)
+        )
     return result
 
 

@@ -14,9 +14,9 @@ benchmarks that measure speed, not accuracy).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import tf_keras
 
@@ -84,9 +84,7 @@ def resolve_inception_weights(weights: str | None) -> str:
 
 
 def _build_inception(weights: str) -> tf_keras.Model:
-    base = tf_keras.applications.InceptionV3(
-        include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3)
-    )
+    base = tf_keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg", input_shape=(299, 299, 3))
     if weights != RANDOM_WEIGHTS:
         base.load_weights(weights)
     return base

@@ -48,7 +48,7 @@ class _LazyTensor:
         if not self.size:
             return flat[self.offset].copy()
         byte_strides = tuple(s * flat.itemsize for s in self.stride)
-        view = np.lib.stride_tricks.as_strided(flat[self.offset:], shape=self.size, strides=byte_strides)
+        view = np.lib.stride_tricks.as_strided(flat[self.offset :], shape=self.size, strides=byte_strides)
         return np.array(view)  # contiguous copy, detached from the storage
 
 

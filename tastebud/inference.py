@@ -28,7 +28,9 @@ def latest_version(serving_dir: str | Path) -> Path:
     root = Path(serving_dir)
     if (root / "saved_model.pb").exists():
         return root
-    versions = [p for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()] if root.is_dir() else []
+    versions = (
+        [p for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()] if root.is_dir() else []
+    )
     if not versions:
         raise FileNotFoundError(f"no model versions under {root} (expected {root}/<version>/saved_model.pb)")
     return max(versions, key=lambda p: int(p.name))
@@ -44,7 +46,9 @@ def rows_to_predictions(outputs: dict, count: int) -> list[Prediction]:
     for i in range(count):
         classes = [text(c) for c in outputs["classes"][i]]
         scores = {c: float(s) for c, s in zip(classes, outputs["scores"][i], strict=True)}
-        predictions.append(Prediction(text(outputs["key"][i]), text(outputs["label"][i]), float(outputs["score"][i]), scores))
+        predictions.append(
+            Prediction(text(outputs["key"][i]), text(outputs["label"][i]), float(outputs["score"][i]), scores)
+        )
     return predictions
 
 

@@ -55,8 +55,14 @@ def test_folder_rejects_exactly_the_bad_files_with_reasons(messy_folder, tmp_pat
     assert cli(["prepare", str(messy_folder), "--out", str(out)]) == 0
     rejected = _rejected(out)
     by_name = {Path(uri).name: reason for uri, reason in rejected.items()}
-    assert set(by_name) == {"truncated.jpg", "empty.jpg", "notes.txt", "page.jpg", "copy_of_first_daisy.jpg",
-                            _photos(messy_folder.parent / "photos", "daisy", 1)[0].name}
+    assert set(by_name) == {
+        "truncated.jpg",
+        "empty.jpg",
+        "notes.txt",
+        "page.jpg",
+        "copy_of_first_daisy.jpg",
+        _photos(messy_folder.parent / "photos", "daisy", 1)[0].name,
+    }
     assert by_name["empty.jpg"] == "empty file"
     assert by_name["notes.txt"].startswith("not an image")
     assert by_name["page.jpg"].startswith("not an image")
