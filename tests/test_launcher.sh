@@ -19,7 +19,7 @@ server=$!
 for _ in $(seq 60); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.5; done
 check "a second ./dev reaches a server left running by the first" \
   ./dev python -c "import urllib.request as u; assert u.urlopen('http://127.0.0.1:$port/marker.txt').read() == b'hello\n'"
-check "concurrent ./dev calls all succeed" bash -c './dev true & ./dev true & ./dev true & wait %1 && wait %2 && wait %3'
+check "concurrent ./dev calls all succeed" bash -c './dev true & a=$!; ./dev true & b=$!; ./dev true & c=$!; wait $a && wait $b && wait $c'
 check "the host sees none of the environment's mounts" bash -c "! grep -q ' ${TASTEBUD_ROOT:-/nonexistent}/' /proc/self/mounts"
 kill "$server"; wait "$server" 2>/dev/null
 check "same paths inside: working directory and /tmp" ./dev bash -c "[ \"\$PWD\" = '$PWD' ] && [ -f '$tmp/marker.txt' ]"
