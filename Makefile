@@ -5,7 +5,7 @@ DEV := ./dev
 OUT ?= $(CURDIR)/out
 DATA ?= $(OUT)/data
 
-.PHONY: setup lock test test-fast lint format demo clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard clean-out
 
 setup:
 	@scripts/setup.sh
@@ -29,6 +29,12 @@ test-fast: setup  ## the quick tests only
 
 demo: setup  ## prepare the bundled sample, run the local pipeline, show results
 	$(DEV) python -m tastebud.demo --out $(OUT)
+
+review: setup  ## HTML report of the latest evaluation under OUT
+	$(DEV) tastebud review --output $(OUT)
+
+tensorboard: setup  ## TensorBoard on the latest training run under OUT (loopback)
+	$(DEV) tastebud tensorboard --output $(OUT)
 
 clean-out:
 	rm -rf $(OUT)

@@ -23,6 +23,7 @@ class ComponentRun:
     state: str  # COMPLETE, CACHED, FAILED, RUNNING...
     seconds: float
     outputs: dict[str, list[Artifact]]
+    properties: dict = field(default_factory=dict)  # the component's exec properties
 
     def output(self, key: str) -> Artifact | None:
         found = self.outputs.get(key) or []
@@ -36,11 +37,15 @@ def sqlite_store(metadata_path: str) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
+def _plain(custom_properties) -> dict:
+    return {
+        name: getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
+        for name, value in custom_properties.items()
+    }
+
+
 def _artifact(a: metadata_store_pb2.Artifact) -> Artifact:
-    props = {}
-    for name, value in a.custom_properties.items():
-        props[name] = getattr(value, value.WhichOneof("value")) if value.WhichOneof("value") else None
-    return Artifact(a.uri, props)
+    return Artifact(a.uri, _plain(a.custom_properties))
 
 
 def _outputs(store, execution_id: int) -> dict[str, list[Artifact]]:
@@ -69,8 +74,9 @@ def component_runs(store, run_id: str | None = None) -> dict[str, ComponentRun]:
     for execution in sorted(store.get_executions_by_context(context.id), key=lambda e: e.id):
         node_id = _node_id(store, execution)
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        state = _STATES.get(execution.last_known_state, "UNKNOWN")
         result[node_id] = ComponentRun(
-            node_id, _STATES.get(execution.last_known_state, "UNKNOWN"), seconds, _outputs(store, execution.id)
+            node_id, state, seconds, _outputs(store, execution.id), _plain(execution.custom_properties)
         )
     return result
 

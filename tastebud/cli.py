@@ -10,6 +10,11 @@ import sys
 # sub-command -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("data.prepare_cli", "turn a folder or CSV of labelled photos into TFRecords + dict.txt"),
+    "encode": ("tastebud.encode_cli", "write a TF Serving REST request (JSON, base64 images) for curl"),
+    "predict": ("tastebud.predict_cli", "label images with a pushed model, in-process or via TF Serving"),
+    "serve": ("tastebud.serve_cli", "a web page to upload photos and see the model's answer"),
+    "review": ("tastebud.review_cli", "an HTML report of the latest evaluation: metrics, confusion, mistakes"),
+    "tensorboard": ("tastebud.tensorboard_cli", "TensorBoard on the latest training run's logs (loopback)"),
 }
 
 

@@ -62,9 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model version {model.version}")
     for p in predictions:
         print(f"  {Path(p.key).parent.name + '/' + Path(p.key).name:<45} -> {p.label:<11} {p.score:.2f}")
+    from tastebud.review import build_review
+    from tastebud.review_html import write_report
+
+    report = write_report(build_review(str(out)), out / "review" / "review.html")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s. Next:")
-    print(f"  ./dev tastebud predict --model {serving_dir} YOUR_PHOTO.jpg")
-    print(f"  ./dev tensorboard --logdir {runs['Trainer'].output('model_run').uri}")
+    print(f"  ./dev tastebud predict YOUR_PHOTO.jpg --model {serving_dir}")
+    print(f"  ./dev tastebud serve --model {serving_dir}      # then open http://127.0.0.1:8080/")
+    print(f"  make tensorboard OUT={out}")
+    print(f"review report: {report}")
     return 0
 
 

@@ -1,8 +1,15 @@
-"""Shared fixtures. Tests run through ./dev (make test), inside the project's environment."""
+"""Shared fixtures. Tests run through ./dev (make test), inside the project's environment.
+
+The slow fixture `flowers` runs the real pipeline once per session on the bundled
+sample; the end-to-end, query and web tests all use its pushed model.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +19,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "flowers_small"
 ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and reports kept from test runs
+MODEL_NAME = "tastebud"
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +31,68 @@ def sample_dir() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def run_python(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+def prepare_data(source: Path | str, out: Path) -> Path:
+    run_python("-m", "tastebud", "prepare", str(source), "--out", str(out))
+    return out
+
+
+def run_pipeline(data: Path, output: Path, *extra: str) -> tuple[dict, float]:
+    """local_runner.py as the README runs it; returns this run's components from ML Metadata."""
+    from pipeline import results
+
+    started = time.monotonic()
+    run_python("local_runner.py", "--data", str(data), "--output", str(output), *extra)
+    elapsed = time.monotonic() - started
+    return results.component_runs(results.sqlite_store(str(output / "metadata.sqlite"))), elapsed
+
+
+def serving_versions(serving: Path) -> list[str]:
+    return sorted(p.name for p in serving.iterdir()) if serving.exists() else []
+
+
+def eval_examples(data: Path) -> list[tuple[str, str, bytes]]:
+    """(key, label, image bytes) of the eval split: photos the model never trained on."""
+    import tensorflow as tf
+
+    files = [str(p) for p in sorted((data / "eval").glob("*.tfrecord.gz"))]
+    rows = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        f = tf.train.Example.FromString(record.numpy()).features.feature
+        rows.append(
+            (
+                f["key"].bytes_list.value[0].decode(),
+                f["label"].bytes_list.value[0].decode(),
+                f["image"].bytes_list.value[0],
+            )
+        )
+    return rows
+
+
+@pytest.fixture(scope="session")
+def flowers(tmp_path_factory) -> dict:
+    """The bundled sample through the pipeline with efficientnet_lite0, twice (second run cached)."""
+    root = tmp_path_factory.mktemp("e2e")
+    data = prepare_data(SAMPLE, root / "data")
+    output = root / "out"
+    first, first_seconds = run_pipeline(data, output, "--backbone", "efficientnet_lite0")
+    versions_after_first = serving_versions(output / "serving" / MODEL_NAME)
+    second, second_seconds = run_pipeline(data, output, "--backbone", "efficientnet_lite0")
+    return dict(
+        data=data,
+        output=output,
+        serving=output / "serving" / MODEL_NAME,
+        first=first,
+        second=second,
+        first_seconds=first_seconds,
+        second_seconds=second_seconds,
+        versions_after_first=versions_after_first,
+        latest_version=serving_versions(output / "serving" / MODEL_NAME)[-1],
+    )

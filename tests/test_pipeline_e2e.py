@@ -8,78 +8,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import results
 from pipeline.evaluation import summarize
-from tests.conftest import REPO
+from tests.conftest import REPO, eval_examples, prepare_data, run_pipeline, serving_versions
 
 pytestmark = pytest.mark.slow
-
-
-def _run(*args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return proc
-
-
-def _prepare(source: Path | str, out: Path) -> Path:
-    _run("-m", "tastebud", "prepare", str(source), "--out", str(out))
-    return out
-
-
-def _pipeline(data: Path, output: Path, *extra: str) -> tuple[dict, float]:
-    started = time.monotonic()
-    _run("local_runner.py", "--data", str(data), "--output", str(output), *extra)
-    elapsed = time.monotonic() - started
-    return results.component_runs(results.sqlite_store(str(output / "metadata.sqlite"))), elapsed
-
-
-def _versions(serving: Path) -> list[str]:
-    return sorted(p.name for p in serving.iterdir()) if serving.exists() else []
-
-
-def _eval_examples(data: Path) -> list[tuple[str, str, bytes]]:
-    files = [str(p) for p in sorted((data / "eval").glob("*.tfrecord.gz"))]
-    rows = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        f = tf.train.Example.FromString(record.numpy()).features.feature
-        rows.append(
-            (
-                f["key"].bytes_list.value[0].decode(),
-                f["label"].bytes_list.value[0].decode(),
-                f["image"].bytes_list.value[0],
-            )
-        )
-    return rows
-
-
-@pytest.fixture(scope="module")
-def flowers(tmp_path_factory, sample_dir) -> dict:
-    """The bundled sample through the pipeline with efficientnet_lite0, twice (second run cached)."""
-    root = tmp_path_factory.mktemp("e2e")
-    data = _prepare(sample_dir, root / "data")
-    output = root / "out"
-    first, first_seconds = _pipeline(data, output, "--backbone", "efficientnet_lite0")
-    versions_after_first = _versions(output / "serving" / "tastebud")
-    second, second_seconds = _pipeline(data, output, "--backbone", "efficientnet_lite0")
-    return dict(
-        data=data,
-        output=output,
-        first=first,
-        second=second,
-        first_seconds=first_seconds,
-        second_seconds=second_seconds,
-        versions_after_first=versions_after_first,
-    )
 
 
 def test_lite0_pipeline_blesses_and_pushes_an_accurate_model(flowers, artifacts_dir):
@@ -112,8 +54,8 @@ def test_lite0_pipeline_blesses_and_pushes_an_accurate_model(flowers, artifacts_
 def test_pushed_saved_model_alone_labels_unseen_jpeg_bytes(flowers):
     """Loads only the pushed SavedModel (no project code) and feeds it raw eval-split JPEGs."""
     serving = flowers["output"] / "serving" / "tastebud"
-    model = tf.saved_model.load(str(serving / _versions(serving)[-1]))
-    rows = _eval_examples(flowers["data"])
+    model = tf.saved_model.load(str(serving / serving_versions(serving)[-1]))
+    rows = eval_examples(flowers["data"])
     out = model.signatures["serving_default"](
         image_bytes=tf.constant([r[2] for r in rows]), key=tf.constant([r[0] for r in rows])
     )
@@ -143,13 +85,13 @@ def test_model_trained_on_shuffled_labels_is_not_blessed_nor_pushed(flowers, tmp
     random.Random(7).shuffle(labels)
     with open(tmp_path / "shuffled.csv", "w", newline="") as f:
         csv.writer(f).writerows((path, label) for (path, _), label in zip(rows, labels, strict=True))
-    data = _prepare(tmp_path / "shuffled.csv", tmp_path / "data")
+    data = prepare_data(tmp_path / "shuffled.csv", tmp_path / "data")
     serving = flowers["output"] / "serving" / "tastebud"
-    before = _versions(serving)
-    runs, _ = _pipeline(data, flowers["output"], "--backbone", "efficientnet_lite0")
+    before = serving_versions(serving)
+    runs, _ = run_pipeline(data, flowers["output"], "--backbone", "efficientnet_lite0")
     assert runs["Evaluator"].output("blessing").properties["blessed"] == 0
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
-    assert _versions(serving) == before
+    assert serving_versions(serving) == before
 
 
 def test_inception_v3_with_a_local_weights_file_runs_end_to_end(tmp_path, sample_dir):
@@ -167,8 +109,8 @@ def test_inception_v3_with_a_local_weights_file_runs_end_to_end(tmp_path, sample
         (subset / label).mkdir(parents=True)
         for photo in sorted((sample_dir / label).glob("*.jpg"))[:20]:
             (subset / label / photo.name).write_bytes(photo.read_bytes())
-    data = _prepare(subset, tmp_path / "data")
-    runs, _ = _pipeline(
+    data = prepare_data(subset, tmp_path / "data")
+    runs, _ = run_pipeline(
         data,
         tmp_path / "out",
         "--backbone",
@@ -195,7 +137,7 @@ def test_inception_without_weights_fails_before_any_work(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
-        env={**__import__("os").environ, "KERAS_HOME": str(tmp_path / "no_keras"), "TASTEBUD_INCEPTION_WEIGHTS": ""},
+        env={**os.environ, "KERAS_HOME": str(tmp_path / "no_keras"), "TASTEBUD_INCEPTION_WEIGHTS": ""},
     )
     assert proc.returncode == 2
     assert "efficientnet_lite0" in proc.stderr and "TASTEBUD_INCEPTION_WEIGHTS" in proc.stderr

@@ -1,0 +1,151 @@
+"""`tastebud review`: what the latest (or a given) run's Evaluator found, for people.
+
+Everything comes from the run's own records: ML Metadata says which artifacts the run
+used and produced; TFMA's loaders read the Evaluator's metrics, plots and verdict; the
+candidate model the Evaluator judged is run over the same eval split to list the
+photos it got wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline import results
+from pipeline.evaluation import EvaluationSummary, summarize
+
+
+class ReviewError(RuntimeError):
+    """No run to review (or it has no evaluation); the message says what to do."""
+
+
+@dataclass
+class Mistake:
+    key: str
+    true_label: str
+    predicted: str
+    score: float
+    image: bytes
+
+
+@dataclass
+class Review:
+    run_id: str
+    blessed: bool
+    evaluation: EvaluationSummary
+    mistakes: list[Mistake]
+    settings: dict[str, str]
+    pushed_to: str | None
+    evaluation_uri: str
+    model_uri: str
+    extra: dict = field(default_factory=dict)
+
+
+def _json_property(run: results.ComponentRun | None, name: str):
+    raw = run.properties.get(name) if run else None
+    try:
+        return json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        return raw
+
+
+def find_runs(output: str, run_id: str | None) -> tuple[str, dict[str, results.ComponentRun]]:
+    metadata = Path(output) / "metadata.sqlite"
+    if not metadata.exists():
+        raise ReviewError(
+            f"no pipeline run found under {output} (no metadata.sqlite). "
+            "Run `make demo` or `./dev python local_runner.py ...` first, or pass --output."
+        )
+    store = results.sqlite_store(str(metadata))
+    ids = results.run_ids(store)
+    candidates = [run_id] if run_id else list(reversed(ids))
+    for rid in candidates:
+        if rid not in ids:
+            raise ReviewError(f"no run {rid!r} in {metadata}; runs: {', '.join(ids[-5:]) or 'none'}")
+        runs = results.component_runs(store, rid)
+        if runs.get("Evaluator") and runs["Evaluator"].output("evaluation"):
+            return rid, runs
+    raise ReviewError(f"no run under {output} got as far as the Evaluator; see local_runner.py's output")
+
+
+def _eval_split_examples(examples_uri: str) -> list[tuple[str, str, bytes]]:
+    import tensorflow as tf
+
+    files = tf.io.gfile.glob(f"{examples_uri}/Split-eval/*")
+    rows = []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        f = tf.train.Example.FromString(record.numpy()).features.feature
+        rows.append(
+            (
+                f["key"].bytes_list.value[0].decode(),
+                f["label"].bytes_list.value[0].decode(),
+                f["image"].bytes_list.value[0],
+            )
+        )
+    return rows
+
+
+def find_mistakes(model_dir: str, examples: list[tuple[str, str, bytes]], batch: int = 32) -> list[Mistake]:
+    """Runs the evaluated model's serving signature over the eval split."""
+    from tastebud.inference import LocalModel
+
+    model = LocalModel(model_dir)
+    mistakes = []
+    for start in range(0, len(examples), batch):
+        chunk = examples[start : start + batch]
+        for (key, label, image), p in zip(
+            chunk, model.predict([r[2] for r in chunk], [r[0] for r in chunk]), strict=True
+        ):
+            if p.label != label:
+                mistakes.append(Mistake(key, label, p.label, p.score, image))
+    return mistakes
+
+
+def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
+    transform = _json_property(runs.get("Transform"), "custom_config") or {}
+    trainer = _json_property(runs.get("Trainer"), "custom_config") or {}
+    train_args = _json_property(runs.get("Trainer"), "train_args") or {}
+    settings = {
+        "dataset": str(runs["ImportExampleGen"].properties.get("input_base", "?"))
+        if "ImportExampleGen" in runs
+        else "?",
+        "backbone": str(transform.get("backbone", "?")),
+        "backbone weights": str(transform.get("backbone_weights") or "the backbone's default (ImageNet)"),
+        "labels": ", ".join(trainer.get("labels", [])),
+        "train steps": str(train_args.get("num_steps", "?")),
+    }
+    for name, value in (trainer.get("hyperparameters") or {}).items():
+        settings[name.replace("_", " ")] = str(value)
+    return settings
+
+
+def build_review(output: str, run_id: str | None = None) -> Review:
+    rid, runs = find_runs(output, run_id)
+    evaluator, trainer = runs["Evaluator"], runs["Trainer"]
+    labels = list((_json_property(trainer, "custom_config") or {}).get("labels", []))
+    evaluation_uri = evaluator.output("evaluation").uri
+    model_uri = trainer.output("model").uri
+    examples = _eval_split_examples(runs["ImportExampleGen"].output("examples").uri)
+    pushed = runs.get("Pusher").output("pushed_model") if runs.get("Pusher") else None
+    blessing = evaluator.output("blessing")
+    return Review(
+        run_id=rid,
+        blessed=bool(blessing and blessing.properties.get("blessed")),
+        evaluation=summarize(evaluation_uri, labels),
+        mistakes=find_mistakes(f"{model_uri}/Format-Serving", examples),
+        settings=_settings(runs),
+        pushed_to=pushed.properties.get("pushed_destination") if pushed and pushed.properties.get("pushed") else None,
+        evaluation_uri=evaluation_uri,
+        model_uri=model_uri,
+    )
+
+
+def text_summary(review: Review) -> str:
+    verdict = "BLESSED" if review.blessed else "NOT blessed"
+    lines = [f"run {review.run_id}: {verdict}", review.evaluation.text()]
+    lines.append(f"  mistakes: {len(review.mistakes)} of {review.evaluation.example_count} eval photos")
+    for m in review.mistakes[:5]:
+        lines.append(f"    {m.key}: {m.true_label} taken for {m.predicted} ({m.score:.2f})")
+    lines.append(f"  pushed to: {review.pushed_to or 'nothing pushed by this run'}")
+    return "\n".join(lines)

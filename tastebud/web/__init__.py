@@ -1,0 +1,1 @@
+"""The prediction web page (`tastebud serve`)."""

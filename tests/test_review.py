@@ -1,0 +1,83 @@
+"""`tastebud review` on a real pipeline run: numbers match TFMA's API, the HTML renders."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline import results
+from tastebud.cli import main as cli
+from tastebud.review import build_review
+from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def first_run_id(flowers) -> str:
+    return results.run_ids(results.sqlite_store(str(flowers["output"] / "metadata.sqlite")))[0]
+
+
+@pytest.fixture(scope="module")
+def review(flowers, first_run_id):
+    return build_review(str(flowers["output"]), first_run_id)
+
+
+def test_review_numbers_match_tfma(review, flowers):
+    import tensorflow_model_analysis as tfma
+
+    overall = next(m for m in tfma.load_metrics(review.evaluation_uri) if not m.slice_key.single_slice_keys)
+    tfma_values = {
+        (
+            kv.key.name,
+            kv.key.sub_key.class_id.value if kv.key.HasField("sub_key") else None,
+        ): kv.value.double_value.value
+        for kv in overall.metric_keys_and_values
+        if not kv.key.is_diff and kv.key.model_name in ("", "candidate")
+    }
+    assert review.evaluation.accuracy == pytest.approx(tfma_values[("sparse_categorical_accuracy", None)])
+    assert review.evaluation.example_count == tfma_values[("example_count", None)] == 20
+    for i, c in enumerate(review.evaluation.classes):
+        assert c.precision == pytest.approx(tfma_values[("precision", i)], nan_ok=True)
+        assert c.recall == pytest.approx(tfma_values[("recall", i)], nan_ok=True)
+    assert review.evaluation.confusion.sum() == 20
+    assert [c.support for c in review.evaluation.classes] == [4] * 5
+    # The gallery comes from running the evaluated model; it must agree with TFMA's accuracy.
+    assert len(review.mistakes) == round((1 - review.evaluation.accuracy) * 20)
+    assert review.blessed and review.settings["backbone"] == "efficientnet_lite0"
+    assert review.settings["dataset"] == str(flowers["data"])
+
+
+def test_review_cli_writes_html_that_renders(flowers, first_run_id, tmp_path, capsys, artifacts_dir):
+    from playwright.sync_api import sync_playwright
+
+    report = tmp_path / "review.html"
+    assert cli(["review", "--output", str(flowers["output"]), "--run", first_run_id, "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "BLESSED" in out and "eval accuracy" in out and f"report: {report}" in out
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(report.as_uri())
+        assert (
+            page.evaluate(
+                "document.getElementById('heatmap').complete && document.getElementById('heatmap').naturalWidth"
+            )
+            > 100
+        )
+        rows = page.query_selector_all("#per-class tr.class-row")
+        assert [r.query_selector("td").inner_text() for r in rows] == [
+            "daisy",
+            "dandelion",
+            "roses",
+            "sunflowers",
+            "tulips",
+        ]
+        assert page.inner_text("#verdict").strip() == "BLESSED"
+        page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
+        browser.close()
+
+
+def test_review_without_any_run_is_a_clear_message(tmp_path, capsys):
+    assert cli(["review", "--output", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no pipeline run found" in err and "make demo" in err and "Traceback" not in err

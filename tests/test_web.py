@@ -1,0 +1,142 @@
+"""The web app's HTTP API (FastAPI's TestClient), on the real pushed model."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+import threading
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from tastebud.clients import LocalClient
+from tastebud.web.app import SECURITY_HEADERS, create_app
+from tastebud.web.uploads import Limits
+from tests.conftest import eval_examples
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local_client(flowers):
+    return LocalClient(flowers["serving"])
+
+
+@pytest.fixture(scope="module")
+def web(local_client):
+    return TestClient(create_app(local_client, Limits(max_file_bytes=3 * 1024 * 1024, max_files=3)))
+
+
+@pytest.fixture(scope="module")
+def photo(flowers) -> tuple[str, bytes]:
+    _, label, image = eval_examples(flowers["data"])[0]
+    return label, image
+
+
+def test_healthz_reports_the_model_version(web, flowers):
+    response = web.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "model_version": flowers["latest_version"]}
+
+
+def test_predict_returns_label_and_scores(web, photo, flowers):
+    label, image = photo
+    response = web.post(
+        "/predict", files=[("files", ("a.jpg", image, "image/jpeg")), ("files", ("b.jpg", image, "image/jpeg"))]
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == flowers["latest_version"]
+    assert [p["filename"] for p in body["predictions"]] == ["a.jpg", "b.jpg"]
+    assert body["predictions"][0]["label"] == label
+    assert set(body["predictions"][0]["scores"]) == {"daisy", "dandelion", "roses", "sunflowers", "tulips"}
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+
+
+def _noise_png(width: int, height: int) -> bytes:
+    pixels = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "files, status, reason",
+    [
+        ([("files", ("empty.jpg", b"", "image/jpeg"))], 400, "empty file"),
+        ([("files", ("notes.jpg", b"hello, I am text", "image/jpeg"))], 415, "not a supported image"),
+        (
+            [("files", ("page.png", b"<html><script>alert(1)</script></html>", "image/png"))],
+            415,
+            "not a supported image",
+        ),
+        ([("files", ("big.png", _noise_png(1100, 1100), "image/png"))], 413, "exceeds the limit"),
+        ([("files", (f"{i}.jpg", b"\xff\xd8\xff", "image/jpeg")) for i in range(4)], 413, "Too many files"),
+    ],
+)
+def test_bad_uploads_get_a_4xx_json_reason(web, files, status, reason):
+    response = web.post("/predict", files=files)
+    assert response.status_code == status, response.text
+    assert reason in response.json()["error"]
+
+
+def test_truncated_jpeg_is_rejected_not_crashed(web, photo):
+    response = web.post("/predict", files=[("files", ("cut.jpg", photo[1][:2000], "image/jpeg"))])
+    assert response.status_code == 400 and "cut.jpg" in response.json()["error"]
+
+
+def test_wrong_content_type_and_malformed_multipart(web):
+    assert web.post("/predict", json={"image": "x"}).status_code == 415
+    response = web.post(
+        "/predict", content=b"--nope\r\ngarbage", headers={"Content-Type": "multipart/form-data; boundary=zzz"}
+    )
+    assert response.status_code == 400 and "error" in response.json()
+    assert web.get("/healthz").json()["status"] == "ok"  # still serving
+
+
+def test_uploads_stay_in_memory(local_client, photo, monkeypatch):
+    """A 2.5 MB upload (past Starlette's 1 MB default spool) must never roll over to a temp file."""
+
+    def no_disk(self):
+        raise AssertionError("upload spooled to disk")
+
+    monkeypatch.setattr(tempfile.SpooledTemporaryFile, "rollover", no_disk)
+    web = TestClient(create_app(local_client, Limits(max_file_bytes=4 * 1024 * 1024)))
+    big = _noise_png(950, 900)
+    assert len(big) > 2 * 1024 * 1024
+    response = web.post("/predict", files=[("files", ("big.png", big, "image/png"))])
+    assert response.status_code == 200, response.text
+
+
+def test_new_pushed_version_is_picked_up_without_dropping_requests(flowers, photo, tmp_path):
+    serving = tmp_path / "serving"
+    current = flowers["serving"] / flowers["latest_version"]
+    shutil.copytree(current, serving / "100")
+    client = LocalClient(serving, watch_seconds=0.2)
+    web = TestClient(create_app(client))
+    failures, stop = [], threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            r = web.post("/predict", files=[("files", ("a.jpg", photo[1], "image/jpeg"))])
+            if r.status_code != 200:
+                failures.append(r.text)
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    shutil.copytree(current, serving / "200.partial")
+    (serving / "200.partial").rename(serving / "200")  # how a pusher makes a version appear atomically
+    deadline = time.monotonic() + 60
+    while client.version() != "200" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    worker.join()
+    client.close()
+    assert client.version() == "200"
+    assert web.get("/healthz").json()["model_version"] == "200"
+    assert failures == []
