@@ -5,7 +5,9 @@ DEV := ./dev
 OUT ?= $(CURDIR)/out
 DATA ?= $(OUT)/data
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard clean-out
+IMAGE ?= tastebud-pipeline:latest
+
+.PHONY: setup lock test test-fast lint format demo review tensorboard image clean-out
 
 setup:
 	@scripts/setup.sh
@@ -35,6 +37,9 @@ review: setup  ## HTML report of the latest evaluation under OUT
 
 tensorboard: setup  ## TensorBoard on the latest training run under OUT (loopback)
 	$(DEV) tastebud tensorboard --output $(OUT)
+
+image:  ## the pipeline container for Vertex AI and Dataflow (needs a Docker engine)
+	docker build -t $(IMAGE) .
 
 clean-out:
 	rm -rf $(OUT)

@@ -57,3 +57,53 @@ def local_beam_args(running_mode: str = DIRECT_RUNNING_MODE, num_workers: int = 
         f"--direct_running_mode={running_mode}",
         f"--direct_num_workers={num_workers}",
     ]
+
+
+# ---- Google Cloud (vertex_runner.py); environment variables override -------------------
+GCP_PROJECT = os.environ.get("TASTEBUD_GCP_PROJECT", "")
+GCP_REGION = os.environ.get("TASTEBUD_GCP_REGION", "us-central1")
+GCS_BUCKET = os.environ.get("TASTEBUD_GCS_BUCKET", "")  # gs://BUCKET (no trailing slash)
+PIPELINE_IMAGE = os.environ.get("TASTEBUD_IMAGE", "")  # e.g. us-docker.pkg.dev/PROJECT/tastebud/pipeline:0.1.0
+SERVICE_ACCOUNT = os.environ.get("TASTEBUD_SERVICE_ACCOUNT", "")
+
+# Dataflow: Transform's embeddings are the expensive step. Each worker decodes and embeds
+# its own share of images; throughput grows with workers until the data runs out.
+DATAFLOW_MACHINE_TYPE = "n1-standard-8"  # TF uses every core of a worker for the backbone
+DATAFLOW_MAX_WORKERS = 10
+DATAFLOW_DISK_GB = 50
+
+# Optional: train on Vertex AI Training and deploy to a Vertex AI endpoint.
+USE_VERTEX_TRAINING = False
+VERTEX_TRAINING_MACHINE_TYPE = "n1-standard-4"
+DEPLOY_TO_VERTEX_ENDPOINT = False
+VERTEX_ENDPOINT_NAME = "tastebud"
+VERTEX_SERVING_IMAGE = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
+VERTEX_SERVING_MACHINE_TYPE = "n1-standard-4"
+
+
+def dataflow_beam_args(
+    project: str,
+    region: str,
+    bucket: str,
+    image: str,
+    max_workers: int = DATAFLOW_MAX_WORKERS,
+    machine_type: str = DATAFLOW_MACHINE_TYPE,
+) -> list[str]:
+    """Beam flags that send Transform, the Evaluator (and `tastebud prepare`) to Dataflow."""
+    return [
+        "--runner=DataflowRunner",
+        f"--project={project}",
+        f"--region={region}",
+        f"--temp_location={bucket}/tmp",
+        f"--staging_location={bucket}/staging",
+        f"--machine_type={machine_type}",
+        f"--max_num_workers={max_workers}",
+        "--autoscaling_algorithm=THROUGHPUT_BASED",
+        f"--disk_size_gb={DATAFLOW_DISK_GB}",
+        f"--sdk_container_image={image}",
+        "--experiments=use_runner_v2",
+    ]
+
+
+CONTAINER_PROJECT_DIR = "/tastebud"  # where the Dockerfile puts this repository in the image
+CONTAINER_WEIGHTS_CACHE = "/opt/tastebud/weights"  # converted backbone weights baked into the image

@@ -31,8 +31,8 @@ def create_pipeline(
     enable_cache: bool = configs.ENABLE_CACHE,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     beam_pipeline_args: list[str] | None = None,
-    ai_platform_training_args: dict | None = None,
-    ai_platform_serving_args: dict | None = None,
+    vertex_training: dict | None = None,
+    vertex_serving: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     components = []
 
@@ -82,10 +82,8 @@ def create_pipeline(
             "steps_per_epoch": configs.STEPS_PER_EPOCH,
         },
     )
-    if ai_platform_training_args is not None:
-        trainer_args["custom_config"][tfx.extensions.google_cloud_ai_platform.TRAINING_ARGS_KEY] = (
-            ai_platform_training_args
-        )
+    if vertex_training is not None:  # the Vertex AI Training job's settings join custom_config
+        trainer_args["custom_config"].update(vertex_training)
         trainer = tfx.extensions.google_cloud_ai_platform.Trainer(**trainer_args)
     else:
         trainer = tfx.components.Trainer(**trainer_args)
@@ -110,10 +108,8 @@ def create_pipeline(
 
     # Blessed models only, into TF Serving's versioned layout (or a Vertex endpoint).
     pusher_args = dict(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"])
-    if ai_platform_serving_args is not None:
-        pusher_args["custom_config"] = {
-            tfx.extensions.google_cloud_ai_platform.experimental.PUSHER_SERVING_ARGS_KEY: ai_platform_serving_args
-        }
+    if vertex_serving is not None:  # deploy to a Vertex AI endpoint instead
+        pusher_args["custom_config"] = vertex_serving
         pusher = tfx.extensions.google_cloud_ai_platform.Pusher(**pusher_args)
     else:
         pusher_args["push_destination"] = tfx.proto.PushDestination(

@@ -64,6 +64,8 @@ def resolve_inception_weights(weights: str | None) -> str:
     if weights == RANDOM_WEIGHTS:
         return weights
     candidate = weights or os.environ.get(INCEPTION_WEIGHTS_ENV)
+    if candidate and "://" in candidate:
+        return _local_copy(candidate)
     if candidate:
         if not Path(candidate).is_file():
             raise BackboneWeightsError(f"Inception-v3 weights file not found: {candidate}")
@@ -81,6 +83,23 @@ def resolve_inception_weights(weights: str | None) -> str:
             f"{INCEPTION_WEIGHTS_ENV} environment variable, or use --backbone efficientnet_lite0, "
             "whose weights ship with the project's dependencies."
         ) from e
+
+
+def _local_copy(uri: str) -> str:
+    """Keras reads HDF5 weights from local files only: copy gs://... once into the weights cache."""
+    import tensorflow as tf
+
+    from preprocessing.efficientnet_lite import weights_cache_dir
+
+    local = weights_cache_dir() / uri.rstrip("/").rsplit("/", 1)[-1]
+    if not local.exists():
+        if not tf.io.gfile.exists(uri):
+            raise BackboneWeightsError(f"Inception-v3 weights file not found: {uri}")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        partial = local.with_name(local.name + f".{os.getpid()}.partial")
+        tf.io.gfile.copy(uri, str(partial), overwrite=True)
+        os.replace(partial, local)
+    return str(local)
 
 
 def _build_inception(weights: str) -> tf_keras.Model:

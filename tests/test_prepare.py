@@ -156,3 +156,27 @@ def test_max_rejected_fraction_fails_after_writing_report(messy_folder, tmp_path
 def test_missing_source_is_a_clear_error(tmp_path, capsys):
     assert cli(["prepare", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 2
     assert "source folder not found" in capsys.readouterr().err
+
+
+def test_dataflow_flags_reach_the_beam_pipeline(tmp_path, sample_dir, monkeypatch):
+    """`tastebud prepare ... --runner=DataflowRunner ...` hands every unknown flag to Beam unchanged."""
+    from pipeline import configs
+
+    seen = {}
+
+    def capture(cfg):
+        seen["args"] = cfg.beam_args
+        from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+        seen["gcp"] = PipelineOptions(cfg.beam_args).view_as(GoogleCloudOptions)
+        return {"input": 1, "written": 1, "rejected": 0, "splits": {"train": 1, "eval": 1}, "classes": {}}
+
+    monkeypatch.setattr(prepare, "run", capture)
+    flags = configs.dataflow_beam_args("acme", "europe-west4", "gs://acme", "eu.gcr.io/acme/tastebud:1")
+    assert cli(["prepare", str(sample_dir), "--out", "gs://acme/data", *flags]) == 0
+    assert seen["args"] == flags
+    assert (seen["gcp"].project, seen["gcp"].region, seen["gcp"].temp_location) == (
+        "acme",
+        "europe-west4",
+        "gs://acme/tmp",
+    )

@@ -22,7 +22,6 @@ function addCard(file) {
   const card = $("card").content.firstElementChild.cloneNode(true);
   card.querySelector(".preview").src = URL.createObjectURL(file);
   card.querySelector(".filename").textContent = file.name;
-  $("results").prepend(card);
   return card;
 }
 
@@ -52,6 +51,7 @@ function fillCard(card, prediction) {
 async function upload(files) {
   if (!files.length) return;
   const cards = Array.from(files, addCard);
+  $("results").prepend(...cards);  // newest upload first, in the order chosen
   const form = new FormData();
   for (const file of files) form.append("files", file, file.name);
   setStatus("asking the model about " + files.length + " photo(s)…", false);

@@ -1,0 +1,141 @@
+"""vertex_runner.py: the Vertex AI pipeline spec compiled offline, checked as JSON.
+
+Vertex AI and Dataflow cannot be reached from here; everything up to the submit call
+is real (TFX's KubeflowV2DagRunner compiles the same create_pipeline), and --submit is
+tested on its network-free failure path (no credentials).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import vertex_runner
+from tests.conftest import REPO
+
+IMAGE = "europe-docker.pkg.dev/acme/tastebud/pipeline:1.2.3"
+
+
+@pytest.fixture()
+def labels_file(tmp_path) -> Path:
+    path = tmp_path / "dict.txt"
+    path.write_text("tasty\nnot tasty\n")
+    return path
+
+
+def _compile(tmp_path: Path, labels_file: Path, *extra: str) -> dict:
+    out = tmp_path / "spec"
+    args = [
+        "--project",
+        "acme",
+        "--region",
+        "europe-west4",
+        "--bucket",
+        "gs://acme-tastebud",
+        "--image",
+        IMAGE,
+        "--labels-file",
+        str(labels_file),
+        "--output-dir",
+        str(out),
+        "--dry-run",
+        *extra,
+    ]
+    assert vertex_runner.main(args) == 0
+    return json.loads((out / "tastebud_pipeline.json").read_text())["pipelineSpec"]
+
+
+def _executors(spec: dict) -> dict:
+    return {name.removesuffix("_executor"): e for name, e in spec["deploymentSpec"]["executors"].items()}
+
+
+def _parameters(spec: dict, task: str) -> dict:
+    params = spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"]
+    constants = {k: v.get("runtimeValue", {}).get("constantValue", {}) for k, v in params.items()}
+    return {k: c.get("stringValue", c.get("intValue")) for k, c in constants.items()}
+
+
+def test_all_components_in_dag_order(tmp_path, labels_file):
+    order = vertex_runner.task_order(_compile(tmp_path, labels_file))
+    main_line = [t for t in order if not t.startswith("latest_blessed")]
+    assert main_line == ["ImportExampleGen", "ImportSchemaGen", "Transform", "Trainer", "Evaluator", "Pusher"]
+    assert order.index("latest_blessed_model_resolver-model-resolver") < order.index("Evaluator")
+
+
+def test_every_task_uses_the_configured_image(tmp_path, labels_file):
+    containers = [e["container"] for e in _executors(_compile(tmp_path, labels_file)).values() if "container" in e]
+    assert len(containers) == 6 and {c["image"] for c in containers} == {IMAGE}
+
+
+def test_dataflow_args_reach_the_beam_components(tmp_path, labels_file):
+    executors = _executors(_compile(tmp_path, labels_file, "--max-workers", "42"))
+    for component in ("Transform", "Evaluator"):
+        args = executors[component]["container"]["args"]
+        assert "--runner=DataflowRunner" in args
+        assert "--project=acme" in args and "--region=europe-west4" in args
+        assert (
+            "--temp_location=gs://acme-tastebud/tmp" in args and "--staging_location=gs://acme-tastebud/staging" in args
+        )
+        assert "--max_num_workers=42" in args and f"--sdk_container_image={IMAGE}" in args
+        assert any(a.startswith("--machine_type=") for a in args)
+
+
+def test_no_local_paths_leak_into_the_cloud_spec(tmp_path, labels_file):
+    text = json.dumps(_compile(tmp_path, labels_file))
+    for local in (str(REPO), str(tmp_path), str(Path.home()), "/tmp/"):
+        assert local not in text, f"{local} leaked into the spec"
+    assert "gs://acme-tastebud/tastebud/data" in text and "/tastebud/pipeline/schema.pbtxt" in text
+
+
+def test_backbone_and_threshold_switches_change_the_spec(tmp_path, labels_file):
+    default = _compile(tmp_path / "a", labels_file)
+    switched = _compile(tmp_path / "b", labels_file, "--backbone", "efficientnet_lite0", "--min-accuracy", "0.93")
+    assert json.loads(_parameters(default, "Transform")["custom_config"])["backbone"] == "inception_v3"
+    assert json.loads(_parameters(switched, "Transform")["custom_config"])["backbone"] == "efficientnet_lite0"
+    assert json.loads(_parameters(switched, "Transform")["custom_config"])["labels"] == ["tasty", "not tasty"]
+    assert "0.93" in _parameters(switched, "Evaluator")["eval_config"]
+    assert "0.93" not in _parameters(default, "Evaluator")["eval_config"]
+
+
+def test_vertex_training_and_endpoint_switches(tmp_path, labels_file):
+    executors = _executors(_compile(tmp_path, labels_file, "--vertex-training", "--deploy-endpoint"))
+    assert "google_cloud_ai_platform" in " ".join(executors["Trainer"]["container"]["args"])
+    assert "google_cloud_ai_platform" in " ".join(executors["Pusher"]["container"]["args"])
+
+
+def test_submit_without_credentials_fails_clearly_offline(tmp_path, labels_file, monkeypatch, capsys):
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "no-gcloud"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = ["--labels-file", str(labels_file), "--output-dir", str(tmp_path / "spec"), "--submit"]
+    assert vertex_runner.main(args) == 2
+    err = capsys.readouterr().err
+    assert "no Google Cloud credentials" in err and "gcloud auth application-default login" in err
+
+
+def test_dry_run_from_the_readme_prints_a_summary(tmp_path):
+    proc = subprocess.run(
+        ["python", "vertex_runner.py", "--dry-run", "--output-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "tasks (8): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
+
+
+def test_dockerfile_lints_and_copies_files_that_exist():
+    lint = subprocess.run(["hadolint", str(REPO / "Dockerfile")], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    for line in (REPO / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (REPO / source).exists(), f"Dockerfile copies {source}, which does not exist"
+    lock = (REPO / "requirements.lock").read_text().lower().replace("_", "-")
+    for pin in (REPO / "requirements-image.txt").read_text().splitlines():
+        if pin and not pin.startswith("#"):
+            assert pin.lower() in lock, f"{pin} differs from requirements.lock"

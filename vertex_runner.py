@@ -1,0 +1,255 @@
+"""Compiles the tastebud pipeline for Vertex AI Pipelines, and optionally submits it.
+
+    ./dev python vertex_runner.py --dry-run                  # compile, print what would be submitted
+    ./dev python vertex_runner.py --submit --project P --bucket gs://B --image IMAGE
+
+The same create_pipeline(...) as local_runner.py, with cloud settings from
+pipeline/configs.py (flags and TASTEBUD_* environment variables override): Beam steps
+(Transform, Evaluator) on Dataflow, optionally the Trainer on Vertex AI Training and
+the Pusher to a Vertex AI endpoint. Compiled with TFX's KubeflowV2DagRunner into a
+pipeline spec JSON; --submit sends it as a Vertex AI PipelineJob.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pipeline import configs  # noqa: E402
+
+
+class SubmitError(RuntimeError):
+    """Submitting to Vertex AI is not possible (e.g. no credentials); the message says why."""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--project", default=configs.GCP_PROJECT or "my-project", help="GCP project (TASTEBUD_GCP_PROJECT)")
+    p.add_argument("--region", default=configs.GCP_REGION, help="region (TASTEBUD_GCP_REGION)")
+    p.add_argument("--bucket", default=configs.GCS_BUCKET or "gs://my-bucket", help="gs://BUCKET (TASTEBUD_GCS_BUCKET)")
+    p.add_argument("--image", default=configs.PIPELINE_IMAGE, help="pipeline container image (TASTEBUD_IMAGE)")
+    p.add_argument("--service-account", default=configs.SERVICE_ACCOUNT, help="(TASTEBUD_SERVICE_ACCOUNT)")
+    p.add_argument("--data", help="DATA_DIR from `tastebud prepare` (default BUCKET/tastebud/data)")
+    p.add_argument("--labels-file", help="a local copy of DATA_DIR/dict.txt (default: read DATA_DIR/dict.txt)")
+    p.add_argument("--backbone", default=configs.BACKBONE)
+    p.add_argument(
+        "--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file, e.g. gs://B/inception.h5"
+    )
+    p.add_argument("--min-accuracy", type=float, default=configs.EVAL_ACCURACY_THRESHOLD)
+    p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    p.add_argument("--max-workers", type=int, default=configs.DATAFLOW_MAX_WORKERS, help="Dataflow autoscaling cap")
+    p.add_argument("--machine-type", default=configs.DATAFLOW_MACHINE_TYPE, help="Dataflow worker machine type")
+    p.add_argument("--vertex-training", action="store_true", default=configs.USE_VERTEX_TRAINING)
+    p.add_argument("--deploy-endpoint", action="store_true", default=configs.DEPLOY_TO_VERTEX_ENDPOINT)
+    p.add_argument("--output-dir", default="vertex", help="where the compiled spec goes (default vertex/)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="compile and print what would be submitted")
+    mode.add_argument("--submit", action="store_true", help="compile and submit a Vertex AI PipelineJob")
+    args = p.parse_args(argv)
+    args.bucket = args.bucket.rstrip("/")
+    args.image = args.image or f"{args.region.split('-')[0]}-docker.pkg.dev/{args.project}/tastebud/pipeline:latest"
+    args.data = args.data or f"{args.bucket}/tastebud/data"
+    return args
+
+
+def read_labels(args: argparse.Namespace) -> list[str]:
+    """dict.txt's labels (the evaluation config needs their count at compile time)."""
+    import tensorflow as tf
+
+    source = args.labels_file or f"{args.data}/{configs.LABELS_FILE}"
+    if "://" in source and not args.submit:
+        # A dry run never reaches for the bucket: it shows the spec with the sample's labels.
+        print(
+            f"note: not reading {source} in a dry run; using the bundled sample's labels "
+            "(pass --labels-file to use yours)",
+            file=sys.stderr,
+        )
+        return sorted(p.name for p in configs.SAMPLE_DATA.iterdir() if p.is_dir())
+    if "://" in source:
+        check_credentials()
+    try:
+        with tf.io.gfile.GFile(source) as f:
+            return [line.strip() for line in f if line.strip()]
+    except Exception as e:
+        raise SystemExit(
+            f"error: cannot read the labels from {source} ({type(e).__name__}); "
+            "pass --labels-file with a local copy of DATA_DIR/dict.txt"
+        ) from None
+
+
+def vertex_training_config(args: argparse.Namespace) -> dict:
+    from tfx import v1 as tfx
+
+    vertex = tfx.extensions.google_cloud_ai_platform
+    return {
+        vertex.ENABLE_VERTEX_KEY: True,
+        vertex.VERTEX_REGION_KEY: args.region,
+        vertex.TRAINING_ARGS_KEY: {
+            "project": args.project,
+            "worker_pool_specs": [
+                {
+                    "machine_spec": {"machine_type": configs.VERTEX_TRAINING_MACHINE_TYPE},
+                    "replica_count": 1,
+                    "container_spec": {"image_uri": args.image},
+                }
+            ],
+        },
+    }
+
+
+def vertex_serving_config(args: argparse.Namespace) -> dict:
+    from tfx import v1 as tfx
+
+    vertex = tfx.extensions.google_cloud_ai_platform
+    return {
+        vertex.ENABLE_VERTEX_KEY: True,
+        vertex.VERTEX_REGION_KEY: args.region,
+        vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: configs.VERTEX_SERVING_IMAGE,
+        vertex.SERVING_ARGS_KEY: {
+            "project_id": args.project,
+            "endpoint_name": configs.VERTEX_ENDPOINT_NAME,
+            "machine_type": configs.VERTEX_SERVING_MACHINE_TYPE,
+        },
+    }
+
+
+def pipeline_root(args: argparse.Namespace) -> str:
+    return f"{args.bucket}/tastebud/pipeline_root"
+
+
+def compile_pipeline(args: argparse.Namespace) -> Path:
+    """Writes the Vertex AI pipeline spec JSON and returns its path."""
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline
+
+    pipeline = create_pipeline(
+        pipeline_name=configs.PIPELINE_NAME,
+        pipeline_root=pipeline_root(args),
+        data_dir=args.data,
+        labels=read_labels(args),
+        serving_model_dir=f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME}",
+        backbone=args.backbone,
+        backbone_weights=args.backbone_weights,
+        train_steps=args.train_steps,
+        eval_accuracy_threshold=args.min_accuracy,
+        schema_path=f"{configs.CONTAINER_PROJECT_DIR}/pipeline/schema.pbtxt",
+        beam_pipeline_args=configs.dataflow_beam_args(
+            args.project, args.region, args.bucket, args.image, args.max_workers, args.machine_type
+        ),
+        vertex_training=vertex_training_config(args) if args.vertex_training else None,
+        vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
+    )
+    filename = f"{configs.PIPELINE_NAME}_pipeline.json"
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),
+        output_dir=args.output_dir,
+        output_filename=filename,
+    )
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    runner.run(pipeline, write_out=True)
+    return Path(args.output_dir) / filename
+
+
+def describe(spec_path: Path, args: argparse.Namespace) -> str:
+    spec = json.loads(spec_path.read_text())
+    pipeline_spec = spec.get("pipelineSpec", spec)
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    images = sorted(
+        {e["container"]["image"] for e in pipeline_spec["deploymentSpec"]["executors"].values() if "container" in e}
+    )
+    lines = [
+        f"Vertex AI PipelineJob '{configs.PIPELINE_NAME}' in {args.project} / {args.region}",
+        f"  spec:          {spec_path}",
+        f"  pipeline root: {pipeline_root(args)}",
+        f"  data:          {args.data}",
+        f"  image:         {', '.join(images)}",
+        f"  backbone:      {args.backbone}",
+        f"  Dataflow:      up to {args.max_workers} x {args.machine_type}",
+        f"  trainer:       {'Vertex AI Training' if args.vertex_training else 'in the pipeline step'}",
+        f"  pusher:        {pusher_target(args)}",
+        f"  tasks ({len(tasks)}): {', '.join(task_order(pipeline_spec))}",
+    ]
+    return "\n".join(lines)
+
+
+def pusher_target(args: argparse.Namespace) -> str:
+    if args.deploy_endpoint:
+        return f"Vertex AI endpoint {configs.VERTEX_ENDPOINT_NAME}"
+    return f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME} (TF Serving layout)"
+
+
+def task_order(pipeline_spec: dict) -> list[str]:
+    """Task names in dependency order (a topological sort of the DAG)."""
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    done: list[str] = []
+    while len(done) < len(tasks):
+        ready = sorted(n for n, t in tasks.items() if n not in done and set(t.get("dependentTasks", [])) <= set(done))
+        if not ready:
+            raise ValueError("the pipeline spec has a dependency cycle")
+        done.extend(ready)
+    return done
+
+
+def check_credentials(allow_metadata_server: bool = False):
+    """Application-default credentials, without touching the network unless allowed.
+
+    google-auth would otherwise probe the GCE metadata server when no credentials are
+    configured; NO_GCE_CHECK keeps the failure local and immediate.
+    """
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if not allow_metadata_server:
+        os.environ["NO_GCE_CHECK"] = "True"
+    try:
+        credentials, project = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    except DefaultCredentialsError:
+        raise SubmitError(
+            "no Google Cloud credentials found. Run `gcloud auth application-default login`, or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, then submit again. "
+            "(--dry-run compiles without credentials.)"
+        ) from None
+    return credentials, project
+
+
+def submit(spec_path: Path, args: argparse.Namespace):
+    credentials, _ = check_credentials(os.environ.get("TASTEBUD_ALLOW_GCE_METADATA") == "1")
+    from google.cloud import aiplatform
+
+    aiplatform.init(project=args.project, location=args.region, credentials=credentials)
+    job = aiplatform.PipelineJob(
+        display_name=configs.PIPELINE_NAME,
+        template_path=str(spec_path),
+        pipeline_root=pipeline_root(args),
+        enable_caching=True,
+    )
+    job.submit(service_account=args.service_account or None)
+    return job
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    spec_path = compile_pipeline(args)
+    print(describe(spec_path, args))
+    if args.submit:
+        try:
+            job = submit(spec_path, args)
+        except SubmitError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(
+            f"submitted: {job.resource_name}\nwatch it: https://console.cloud.google.com/vertex-ai/pipelines?project={args.project}"
+        )
+    elif args.dry_run:
+        print("dry run: nothing submitted (add --submit to send it to Vertex AI)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
