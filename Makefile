@@ -7,7 +7,7 @@ DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard image clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard image stress bench clean-out
 
 setup:
 	@scripts/setup.sh
@@ -28,6 +28,12 @@ test: setup  ## lint + the launcher checks + the whole test suite (slow end-to-e
 
 test-fast: setup  ## the quick tests only
 	$(DEV) pytest -m "not slow"
+
+stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients, 500 requests)
+	$(DEV) pytest -m stress -s
+
+bench: setup  ## the benchmark suite; writes bench/results.json (not part of make test)
+	$(DEV) python -m bench.run
 
 demo: setup  ## prepare the bundled sample, run the local pipeline, show results
 	$(DEV) python -m tastebud.demo --out $(OUT)

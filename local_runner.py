@@ -113,6 +113,26 @@ def report(runs: dict, serving_dir: str) -> str:
     return "\n".join(lines)
 
 
+def explain_failure(error: Exception, output: str) -> str:
+    """One clear paragraph instead of a Beam traceback: which component failed, why, what to do."""
+    from pipeline import results
+
+    failed = "?"
+    metadata = Path(output) / "metadata.sqlite"
+    if metadata.exists():
+        runs = results.component_runs(results.sqlite_store(str(metadata)))
+        failed = next((name for name, r in runs.items() if r.state == "FAILED"), failed)
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if "Error" in line or "error" in line), lines[-1] if lines else "")
+    message = f"error: the pipeline failed in {failed}: {type(error).__name__}: {detail.strip()[:400]}"
+    if "decode" in str(error).lower() or "image" in str(error).lower():
+        message += (
+            "\nAn image in the data does not decode. Data written by `tastebud prepare` is checked "
+            "image by image; run it on your source to find and reject the bad file. Nothing was pushed."
+        )
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from preprocessing.backbones import BackboneWeightsError
@@ -123,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     except BackboneWeightsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Exception as e:  # a component failed: say which and why, keep the traceback short
+        print(explain_failure(e, args.output), file=sys.stderr)
+        return 1
     print(report(runs, paths(args.output, args.model_name)["serving"]))
     print(f"total wall time: {time.monotonic() - started:.1f} s")
     return 0

@@ -35,6 +35,7 @@ from data.validate import DEFAULT_MAX_PIXELS, check_image
 
 TRAIN, EVAL = "train", "eval"
 EXAMPLES_PER_SHARD = 5000
+MIN_IMAGES_PER_CLASS = 10
 DICT_FILE, REJECTED_FILE, SUMMARY_FILE = "dict.txt", "rejected.csv", "summary.json"
 
 
@@ -199,13 +200,31 @@ def build_summary(counts: list[tuple[tuple[str, str], int]], rejected: int, tota
         "rejected": rejected,
         "splits": written,
         "classes": {label: per_class[label] for label in sorted(per_class)},
+        "warnings": class_warnings(per_class),
     }
+
+
+def class_warnings(per_class: dict[str, dict[str, int]]) -> list[str]:
+    """Classes too small to learn or to evaluate: worth a warning, not a failure."""
+    warnings = []
+    for label in sorted(per_class):
+        counts = per_class[label]
+        if counts[TRAIN] + counts[EVAL] < MIN_IMAGES_PER_CLASS:
+            warnings.append(
+                f"class {label!r} has only {counts[TRAIN] + counts[EVAL]} images "
+                f"(fewer than {MIN_IMAGES_PER_CLASS}); its accuracy will be unreliable"
+            )
+        elif counts[EVAL] == 0:
+            warnings.append(f"class {label!r} has no eval images; raise --eval-fraction or add photos")
+    return warnings
 
 
 def write_summary(counts, rejected_count: int, total: int, labels: tuple[str, ...] | None, out: str) -> None:
     summary = build_summary(counts, rejected_count, total)
     dictionary = list(labels) if labels is not None else sorted(summary["classes"])
     summary["labels"] = dictionary
+    missing = [label for label in dictionary if label not in summary["classes"]]
+    summary["warnings"] += [f"class {label!r} from the given dict.txt has no images" for label in missing]
     _write_text(f"{out}/{DICT_FILE}", "".join(f"{label}\n" for label in dictionary))
     _write_text(f"{out}/{SUMMARY_FILE}", json.dumps(summary, indent=2) + "\n")
 

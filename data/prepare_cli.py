@@ -38,6 +38,7 @@ def format_summary(summary: dict) -> str:
         lines.append(f"{label:<20} {counts['train']:>7} {counts['eval']:>7}")
     lines.append(f"{'total':<20} {summary['splits']['train']:>7} {summary['splits']['eval']:>7}")
     lines.append(f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}")
+    lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
 

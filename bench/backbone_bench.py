@@ -1,0 +1,64 @@
+"""(1) the limit: the backbone alone on pre-decoded, pre-resized batches;
+(2) decode + resize + embed in a tf.data pipeline."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from bench.common import log
+from preprocessing.backbones import RANDOM_WEIGHTS, get_backbone
+from preprocessing.images import decode_and_resize
+
+BATCH_SIZES = (8, 16, 32, 64)
+
+
+def extractor(name: str):
+    # Inception-v3's ImageNet weights cannot be had offline; speed does not depend on them.
+    return get_backbone(name).build_feature_extractor(RANDOM_WEIGHTS if name == "inception_v3" else None)
+
+
+def backbone_limit(name: str, seconds_per_size: float = 6.0) -> dict:
+    """Images/s of model(batch) on ready pixels, for each batch size; the best is the limit."""
+    model = extractor(name)
+    size = get_backbone(name).input_size
+    call = tf.function(lambda x: model(x, training=False))
+    per_size = {}
+    for batch in BATCH_SIZES:
+        pixels = tf.random.uniform((batch, size, size, 3), 0, 255, seed=batch)
+        call(pixels)  # trace + warm up
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds_per_size:
+            call(pixels).numpy()
+            done += batch
+        per_size[batch] = done / (time.perf_counter() - start)
+        log(f"limit {name} batch {batch}: {per_size[batch]:.1f} images/s")
+    best = max(per_size, key=per_size.get)
+    return {"images_per_s": per_size[best], "best_batch": best, "by_batch": per_size}
+
+
+def decode_resize_embed(name: str, images: list[bytes], batch: int = 32) -> dict:
+    model = extractor(name)
+    size = get_backbone(name).input_size
+    dataset = (
+        tf.data.Dataset.from_tensor_slices(images)
+        .batch(batch)
+        .map(lambda b: decode_and_resize(b, size), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(2)
+    )
+    call = tf.function(lambda x: model(x, training=False))
+    for pixels in dataset.take(1):
+        call(pixels)  # warm up
+    start = time.perf_counter()
+    count = 0
+    for pixels in dataset:
+        count += int(call(pixels).shape[0])
+    rate = count / (time.perf_counter() - start)
+    log(f"decode+resize+embed {name}: {rate:.1f} images/s")
+    return {"images_per_s": rate, "images": count}
+
+
+def forward_one(model, pixels: np.ndarray) -> np.ndarray:
+    return model(pixels[None], training=False).numpy()

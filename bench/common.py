@@ -1,0 +1,120 @@
+"""Shared helpers: machine facts, timing, generated images, peak memory of a child process."""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "flowers_small"
+
+
+def machine_facts() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
+    import tensorflow as tf
+
+    return {
+        "commit": commit.strip() or "?",
+        "cores": os.cpu_count(),
+        "cpu_model": cpu,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def sample_images() -> list[tuple[str, str, bytes]]:
+    """(key, label, bytes) for the 200 bundled photos."""
+    return [(str(p), p.parent.name, p.read_bytes()) for p in sorted(SAMPLE.glob("*/*.jpg"))]
+
+
+def variants(count: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+    """`count` distinct JPEGs made from the sample by random crops and flips, re-encoded."""
+    from PIL import Image, ImageOps
+
+    base = sample_images()
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        key, label, data = base[i % len(base)]
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = rng.uniform(0.75, 1.0)
+            cw, ch = int(w * scale), int(h * scale)
+            x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+            im = im.crop((x, y, x + cw, y + ch))
+            if rng.random() < 0.5:
+                im = ImageOps.mirror(im)
+            buffer = io.BytesIO()
+            im.save(buffer, format="JPEG", quality=90)
+        out.append((f"{key}#v{i}", label, buffer.getvalue()))
+    return out
+
+
+def write_examples(rows: list[tuple[str, str, bytes]], path: Path) -> Path:
+    """Writes rows as the gzipped tf.Example TFRecord `tastebud prepare` produces."""
+    import tensorflow as tf
+
+    from data.prepare import make_example
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+        for key, label, data in rows:
+            writer.write(make_example(key, label, data))
+    return path
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - start, result
+
+
+def run_with_peak_rss(command: list[str], env: dict | None = None) -> tuple[float, int, str]:
+    """Runs a command; returns (seconds, peak RSS in bytes over it and its children, stdout)."""
+    import psutil
+
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    peak = 0
+    stop = threading.Event()
+
+    def poll():
+        nonlocal peak
+        parent = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                total = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(recursive=True))
+                peak = max(peak, total)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, _ = proc.communicate()
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command} failed with {proc.returncode}")
+    return time.perf_counter() - start, peak, out
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)

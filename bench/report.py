@@ -1,0 +1,68 @@
+"""Formats bench/results.json as the table printed by `make bench` (and kept in the README)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def table(r: dict) -> str:
+    m = r["machine"]
+    lines = [f"commit {m['commit']} · {m['cores']} cores · {m['cpu_model']} · TF {m['tensorflow']} · {m['date']}", ""]
+    lines.append(
+        "| backbone | images | (1) limit img/s | (2) tf.data img/s | (3) Transform img/s | (4) naive img/s "
+        "| (3)/(1) | (3)/(4) |"
+    )
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, t in r["throughput"].items():
+        lines.append(
+            f"| {name} | {t['images']} | {t['limit_images_per_s']:.1f} (batch {t['limit_best_batch']}) "
+            f"| {t['tf_data_images_per_s']:.1f} | {t['transform_images_per_s']:.1f} | {t['naive_images_per_s']:.1f} "
+            f"| {t['transform_vs_limit']:.2f} | {t['transform_vs_naive']:.2f} |"
+        )
+    p = r["pipeline"]
+    lines += ["", "(5) local pipeline on the sample (efficientnet_lite0, no cache), seconds from ML Metadata:", ""]
+    lines.append("| " + " | ".join(p["components_s"]) + " | total | total / Transform |")
+    lines.append("|" + " --- |" * (len(p["components_s"]) + 2))
+    lines.append(
+        "| "
+        + " | ".join(f"{s:.1f}" for s in p["components_s"].values())
+        + f" | {p['total_components_s']:.1f} | {p['total_vs_transform']:.2f} |"
+    )
+    s = r["scaling"]
+    lines += [
+        "",
+        "(6) Transform scaling (efficientnet_lite0, generated images):",
+        "",
+        "| images | seconds | img/s | peak RSS MB |",
+        "| --- | --- | --- | --- |",
+    ]
+    for n, row in s["runs"].items():
+        lines.append(f"| {n} | {row['seconds']:.1f} | {row['images_per_s']:.1f} | {row['peak_rss_mb']:.0f} |")
+    lines.append("")
+    lines.append(
+        "marginal seconds per image between sizes: " + ", ".join(f"{x:.4f}" for x in s["marginal_s_per_image"])
+    )
+    if "rss_growth_1000_to_5000" in s:
+        lines.append(f"peak RSS growth 1000 -> 5000 images: {s['rss_growth_1000_to_5000']:+.1%}")
+    v = r["serving"]
+    lines += [
+        "",
+        "(7) serving one image (efficientnet_lite0):",
+        "",
+        "| path | p50 ms | p99 ms | img/s @1 | @4 | @16 |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in ("raw_keras", "in_process", "web"):
+        x = v[name]
+        c = x["images_per_s_at_concurrency"]
+        lines.append(
+            f"| {name} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | {c['1']:.1f} | {c['4']:.1f} | {c['16']:.1f} |"
+        )
+    lines.append(f"\nin-process p50 / raw Keras p50: {v['in_process_p50_vs_raw']:.2f}")
+    lines += ["", "goals:"] + [f"- [{'x' if ok else ' '}] {goal}" for goal, ok in r["goals"].items()]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table(json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json"))))
