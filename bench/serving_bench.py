@@ -58,7 +58,7 @@ def in_process(serving_dir: Path, image: bytes) -> dict:
 
 
 def raw_keras(serving_dir: Path, backbone: str, image: bytes) -> dict:
-    """The backbone and the trained head as plain Keras models, on an already decoded image."""
+    """The backbone and a head of the same shape as plain Keras models, on an already decoded image."""
     import tensorflow as tf
     import tf_keras
 
@@ -75,7 +75,8 @@ def raw_keras(serving_dir: Path, backbone: str, image: bytes) -> dict:
         ]
     )
     pixels = decode_and_resize(tf.constant([image]), get_backbone(backbone).input_size)
-    return measure("raw Keras model", lambda: head(features(pixels, training=False), training=False).numpy())
+    forward = tf.function(lambda x: head(features(x, training=False), training=False))  # compiled: the fastest way
+    return measure("raw Keras model", lambda: forward(pixels).numpy())
 
 
 def _free_port() -> int:

@@ -23,27 +23,29 @@ def decode_and_resize(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
 
 
 def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, embedding_size: int) -> tf.Tensor:
-    """Decodes and embeds a batch of any length, `chunk` images at a time.
+    """Decodes and embeds a batch of any length, at most `chunk` images at a time.
 
     Beam may hand Transform batches of a thousand records; decoding them all at once
     would hold every decoded image (and the backbone's activations) in memory. Here
     only one chunk is decoded at a time, while the backbone still sees real batches.
+    The remainder after the full chunks is one smaller call: no padding, so a single
+    image at serving time costs one image of work.
     """
+
+    def embed(encoded: tf.Tensor) -> tf.Tensor:
+        return extractor(decode_and_resize(encoded, size), training=False)
+
     n = tf.shape(image_bytes)[0]
-    padded_n = (n + chunk - 1) // chunk * chunk
-    padded = tf.concat([image_bytes, tf.fill([padded_n - n], _PLACEHOLDER_PNG)], axis=0)
-    chunks = tf.reshape(padded, [-1, chunk])
+    full = n // chunk * chunk
+    chunks = tf.reshape(image_bytes[:full], [-1, chunk])
     embedded = tf.map_fn(
-        lambda c: extractor(decode_and_resize(c, size), training=False),
-        chunks,
-        fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32),
-        parallel_iterations=1,
+        embed, chunks, fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32), parallel_iterations=1
     )
-    return tf.reshape(embedded, [-1, embedding_size])[:n]
-
-
-# A valid 1x1 PNG, used only to pad the last chunk (its embeddings are sliced away).
-_PLACEHOLDER_PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
-    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
-)
+    remainder = image_bytes[full:]
+    # Never call the backbone on an empty batch: TF's optimised convolutions reject it.
+    rest = tf.cond(
+        tf.size(remainder) > 0, lambda: embed(remainder), lambda: tf.zeros([0, embedding_size], tf.float32)
+    )
+    return tf.ensure_shape(
+        tf.concat([tf.reshape(embedded, [-1, embedding_size]), rest], axis=0), [None, embedding_size]
+    )
