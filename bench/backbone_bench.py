@@ -24,7 +24,7 @@ def backbone_limit(name: str, seconds_per_size: float = 6.0) -> dict:
     """Images/s of model(batch) on ready pixels, for each batch size; the best is the limit."""
     model = extractor(name)
     size = get_backbone(name).input_size
-    call = tf.function(lambda x: model(x, training=False))
+    call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     per_size = {}
     for batch in BATCH_SIZES:
         pixels = tf.random.uniform((batch, size, size, 3), 0, 255, seed=batch)
@@ -48,7 +48,8 @@ def decode_resize_embed(name: str, images: list[bytes], batch: int = 32) -> dict
         .map(lambda b: decode_and_resize(b, size), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(2)
     )
-    call = tf.function(lambda x: model(x, training=False))
+    # One trace for every batch length (the last batch is shorter): no retracing in the timing.
+    call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     for pixels in dataset.take(1):
         call(pixels)  # warm up
     start = time.perf_counter()

@@ -16,6 +16,17 @@ from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
 
 DEFAULT_CHUNK_SIZE = 32
+# TFT traces preprocessing_fn several times (analysis, transform, saving); building
+# the backbone and loading its weights each time cost more than embedding a thousand
+# images. One Keras model per (backbone, weights) per process is shared by all traces.
+_EXTRACTORS: dict[tuple[str, str | None], object] = {}
+
+
+def _extractor(name: str, weights: str | None):
+    key = (name, weights)
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = get_backbone(name).build_feature_extractor(weights)
+    return _EXTRACTORS[key]
 
 
 def label_to_index(labels: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
@@ -29,7 +40,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     """custom_config: backbone (name), backbone_weights (path or None), labels (dict.txt lines), chunk_size."""
     backbone = get_backbone(custom_config["backbone"])
     weights = custom_config.get("backbone_weights")
-    extractor = tft.make_and_track_object(lambda: backbone.build_feature_extractor(weights), name="backbone")
+    extractor = tft.make_and_track_object(lambda: _extractor(backbone.name, weights), name="backbone")
     embedding = embed_in_chunks(
         inputs[features.IMAGE_KEY],
         backbone.input_size,
