@@ -10,7 +10,7 @@ RUN pip install --no-cache-dir -r requirements-image.txt
 COPY pipeline/ pipeline/
 COPY models/ models/
 COPY preprocessing/ preprocessing/
-COPY data/__init__.py data/prepare.py data/prepare_cli.py data/sources.py data/validate.py data/
+COPY data/__init__.py data/examples.py data/prepare.py data/prepare_cli.py data/sources.py data/validate.py data/
 COPY tastebud/ tastebud/
 COPY local_runner.py vertex_runner.py pyproject.toml README.md ./
 

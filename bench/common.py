@@ -18,17 +18,34 @@ SAMPLE = REPO / "data" / "flowers_small"
 
 def machine_facts() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout
     import tensorflow as tf
 
     return {
-        "commit": commit.strip() or "?",
+        "commit": current_commit(),
         "cores": os.cpu_count(),
         "cpu_model": cpu,
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def current_commit() -> str:
+    """The checkout's commit, read from .git directly (git is not inside the environment's root)."""
+    git = REPO / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head[:12]
+        ref = head[5:]
+        if (git / ref).exists():
+            return (git / ref).read_text().strip()[:12]
+        for line in (git / "packed-refs").read_text().splitlines():
+            if line.endswith(" " + ref):
+                return line.split()[0][:12]
+    except OSError:
+        pass
+    return "?"
 
 
 def sample_images() -> list[tuple[str, str, bytes]]:

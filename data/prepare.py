@@ -303,7 +303,8 @@ def run(cfg: PrepareConfig) -> dict:
     print(f"[prepare] {len(items) + len(bad_rows)} inputs from {cfg.source}", file=sys.stderr)
     _clear_previous_output(cfg.out)
     for split in (TRAIN, EVAL):
-        FileSystems.mkdirs(f"{cfg.out}/{split}") if not FileSystems.exists(f"{cfg.out}/{split}") else None
+        if not FileSystems.exists(f"{cfg.out}/{split}"):
+            FileSystems.mkdirs(f"{cfg.out}/{split}")
     options = PipelineOptions(cfg.beam_args or default_beam_args())
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     with beam.Pipeline(options=options) as p:

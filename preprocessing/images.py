@@ -43,9 +43,7 @@ def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, em
     )
     remainder = image_bytes[full:]
     # Never call the backbone on an empty batch: TF's optimised convolutions reject it.
-    rest = tf.cond(
-        tf.size(remainder) > 0, lambda: embed(remainder), lambda: tf.zeros([0, embedding_size], tf.float32)
-    )
+    rest = tf.cond(tf.size(remainder) > 0, lambda: embed(remainder), lambda: tf.zeros([0, embedding_size], tf.float32))
     return tf.ensure_shape(
         tf.concat([tf.reshape(embedded, [-1, embedding_size]), rest], axis=0), [None, embedding_size]
     )

@@ -17,14 +17,10 @@ from pipeline import configs
 
 def eval_images(data_dir: Path, count: int) -> list[tuple[str, bytes]]:
     """A few (key, bytes) from the eval split: photos the model never trained on."""
-    import tensorflow as tf
+    from data.examples import read_examples
 
     files = sorted(str(p) for p in (data_dir / "eval").glob("*.tfrecord.gz"))
-    picked = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP").take(count):
-        feature = tf.train.Example.FromString(record.numpy()).features.feature
-        picked.append((feature["key"].bytes_list.value[0].decode(), feature["image"].bytes_list.value[0]))
-    return picked
+    return [(key, image) for key, _, image in read_examples(files, count)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -72,18 +72,9 @@ def find_runs(output: str, run_id: str | None) -> tuple[str, dict[str, results.C
 def _eval_split_examples(examples_uri: str) -> list[tuple[str, str, bytes]]:
     import tensorflow as tf
 
-    files = tf.io.gfile.glob(f"{examples_uri}/Split-eval/*")
-    rows = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        f = tf.train.Example.FromString(record.numpy()).features.feature
-        rows.append(
-            (
-                f["key"].bytes_list.value[0].decode(),
-                f["label"].bytes_list.value[0].decode(),
-                f["image"].bytes_list.value[0],
-            )
-        )
-    return rows
+    from data.examples import read_examples
+
+    return read_examples(tf.io.gfile.glob(f"{examples_uri}/Split-eval/*"))
 
 
 def find_mistakes(model_dir: str, examples: list[tuple[str, str, bytes]], batch: int = 32) -> list[Mistake]:

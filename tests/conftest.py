@@ -60,20 +60,9 @@ def serving_versions(serving: Path) -> list[str]:
 
 def eval_examples(data: Path) -> list[tuple[str, str, bytes]]:
     """(key, label, image bytes) of the eval split: photos the model never trained on."""
-    import tensorflow as tf
+    from data.examples import read_examples
 
-    files = [str(p) for p in sorted((data / "eval").glob("*.tfrecord.gz"))]
-    rows = []
-    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        f = tf.train.Example.FromString(record.numpy()).features.feature
-        rows.append(
-            (
-                f["key"].bytes_list.value[0].decode(),
-                f["label"].bytes_list.value[0].decode(),
-                f["image"].bytes_list.value[0],
-            )
-        )
-    return rows
+    return read_examples([str(p) for p in sorted((data / "eval").glob("*.tfrecord.gz"))])
 
 
 @pytest.fixture(scope="session")
