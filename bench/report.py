@@ -43,6 +43,12 @@ def table(r: dict) -> str:
     lines.append(
         "marginal seconds per image between sizes: " + ", ".join(f"{x:.4f}" for x in s["marginal_s_per_image"])
     )
+    lite = r["throughput"].get("efficientnet_lite0", {})
+    if "transform_steady_images_per_s" in lite:
+        lines.append(
+            f"steady-state Transform (marginal, last step): {lite['transform_steady_images_per_s']:.1f} img/s "
+            f"= {lite['transform_steady_vs_limit']:.2f} x the limit"
+        )
     if "rss_growth_1000_to_5000" in s:
         lines.append(f"peak RSS growth 1000 -> 5000 images: {s['rss_growth_1000_to_5000']:+.1%}")
     v = r["serving"]

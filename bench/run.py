@@ -84,13 +84,19 @@ def main(argv: list[str] | None = None) -> int:
         sample = sample_images()
         results["throughput"] = {
             "efficientnet_lite0": throughput_section(work, "efficientnet_lite0", variants(200 if args.quick else 1000)),
-            "inception_v3": throughput_section(work, "inception_v3", sample[:64] if args.quick else sample),
+            "inception_v3": throughput_section(
+                work, "inception_v3", sample[:64] if args.quick else sample + variants(200)
+            ),
         }
         results["pipeline"] = pipeline_bench.run_pipeline(work / "pipeline")
         results["pipeline"]["total_vs_transform"] = (
             results["pipeline"]["total_components_s"] / results["pipeline"]["components_s"]["Transform"]
         )
         results["scaling"] = scaling_section(work, [50, 200, 400] if args.quick else [100, 1000, 5000])
+        steady = 1 / results["scaling"]["marginal_s_per_image"][-1]
+        lite = results["throughput"]["efficientnet_lite0"]
+        lite["transform_steady_images_per_s"] = steady
+        lite["transform_steady_vs_limit"] = steady / lite["limit_images_per_s"]
         serving_dir, image = Path(results["pipeline"].pop("serving_dir")), sample[0][2]
         in_process = serving_bench.in_process(serving_dir, image)
         raw = serving_bench.raw_keras(serving_dir, "efficientnet_lite0", image)
@@ -113,7 +119,8 @@ def goals(r: dict) -> dict:
     lite = r["throughput"]["efficientnet_lite0"]
     scaling = r["scaling"]
     return {
-        "transform >= 0.8x limit (lite0)": lite["transform_vs_limit"] >= 0.8,
+        "transform >= 0.8x limit (lite0, whole run of 1000 images)": lite["transform_vs_limit"] >= 0.8,
+        "transform >= 0.8x limit (lite0, steady state 1000 -> 5000 images)": lite["transform_steady_vs_limit"] >= 0.8,
         "transform >= 3x naive (lite0)": lite["transform_vs_naive"] >= 3,
         "scaling linear within 20% (marginal cost)": abs(scaling.get("marginal_ratio", 1) - 1) <= 0.2,
         "peak RSS grows < 20% from 1000 to 5000": scaling.get("rss_growth_1000_to_5000", 0) < 0.2,

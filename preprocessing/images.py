@@ -39,7 +39,7 @@ def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, em
     full = n // chunk * chunk
     chunks = tf.reshape(image_bytes[:full], [-1, chunk])
     embedded = tf.map_fn(
-        embed, chunks, fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32), parallel_iterations=1
+        embed, chunks, fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32), parallel_iterations=2
     )
     remainder = image_bytes[full:]
     # Never call the backbone on an empty batch: TF's optimised convolutions reject it.
