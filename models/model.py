@@ -17,15 +17,8 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from models import export
+from pipeline import configs
 from preprocessing import features
-
-DEFAULT_HYPERPARAMETERS = {
-    "hidden_units": 256,
-    "dropout": 0.3,
-    "learning_rate": 1e-3,
-    "batch_size": 32,
-    "seed": 0,
-}
 
 
 def build_head(embedding_size: int, num_classes: int, hp: dict) -> tf_keras.Model:
@@ -53,7 +46,7 @@ def _dataset(files, data_accessor, tf_transform_output, batch_size: int, seed: i
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     config = fn_args.custom_config or {}
-    hp = {**DEFAULT_HYPERPARAMETERS, **config.get("hyperparameters", {})}
+    hp = {**configs.HYPERPARAMETERS, **config.get("hyperparameters", {})}
     labels = list(config["labels"])
     tf_keras.utils.set_random_seed(hp["seed"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from pipeline import configs
 from preprocessing import features
 from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
 
-DEFAULT_CHUNK_SIZE = 32
 # TFT traces preprocessing_fn several times (analysis, transform, saving); building
 # the backbone and loading its weights each time cost more than embedding a thousand
 # images. One Keras model per (backbone, weights) per process is shared by all traces.
@@ -45,7 +45,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
         inputs[features.IMAGE_KEY],
         backbone.input_size,
         extractor,
-        int(custom_config.get("chunk_size", DEFAULT_CHUNK_SIZE)),
+        int(custom_config.get("chunk_size", configs.TRANSFORM_CHUNK_SIZE)),
         backbone.embedding_size,
     )
     outputs = {features.EMBEDDING_KEY: embedding}
