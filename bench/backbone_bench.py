@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from bench.common import log
@@ -59,7 +58,3 @@ def decode_resize_embed(name: str, images: list[bytes], batch: int = 32) -> dict
     rate = count / (time.perf_counter() - start)
     log(f"decode+resize+embed {name}: {rate:.1f} images/s")
     return {"images_per_s": rate, "images": count}
-
-
-def forward_one(model, pixels: np.ndarray) -> np.ndarray:
-    return model(pixels[None], training=False).numpy()

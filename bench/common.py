@@ -90,12 +90,6 @@ def write_examples(rows: list[tuple[str, str, bytes]], path: Path) -> Path:
     return path
 
 
-def timed(fn, *args, **kwargs) -> tuple[float, object]:
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
 def run_with_peak_rss(command: list[str], env: dict | None = None) -> tuple[float, int, str]:
     """Runs a command; returns (seconds, peak RSS in bytes over it and its children, stdout)."""
     import psutil

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
+
 
 def read_examples(files: list[str], limit: int | None = None) -> list[tuple[str, str, bytes]]:
     """(key, label, encoded image) for each example, in file order."""
@@ -15,9 +17,9 @@ def read_examples(files: list[str], limit: int | None = None) -> list[tuple[str,
         feature = tf.train.Example.FromString(record.numpy()).features.feature
         rows.append(
             (
-                feature["key"].bytes_list.value[0].decode(),
-                feature["label"].bytes_list.value[0].decode(),
-                feature["image"].bytes_list.value[0],
+                feature[KEY_KEY].bytes_list.value[0].decode(),
+                feature[LABEL_KEY].bytes_list.value[0].decode(),
+                feature[IMAGE_KEY].bytes_list.value[0],
             )
         )
     return rows

@@ -32,6 +32,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from data import sources
 from data.validate import DEFAULT_MAX_PIXELS, check_image
+from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
 TRAIN, EVAL = "train", "eval"
 EXAMPLES_PER_SHARD = 5000
@@ -155,8 +156,8 @@ def make_example(uri: str, label: str, data: bytes) -> bytes:
     def feature(value: bytes):
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
-    features = {"image": feature(data), "label": feature(label.encode()), "key": feature(uri.encode())}
-    return tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString()
+    values = {IMAGE_KEY: feature(data), LABEL_KEY: feature(label.encode()), KEY_KEY: feature(uri.encode())}
+    return tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString()
 
 
 class WriteShard(beam.DoFn):

@@ -106,4 +106,3 @@ def dataflow_beam_args(
 
 
 CONTAINER_PROJECT_DIR = "/tastebud"  # where the Dockerfile puts this repository in the image
-CONTAINER_WEIGHTS_CACHE = "/opt/tastebud/weights"  # converted backbone weights baked into the image
