@@ -2,12 +2,14 @@
 
 A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 
-    list inputs -> read + check each image -> group by content hash (dedupe)
-      -> split per class by content hash -> write sorted, sharded, gzipped TFRecords
-      -> write dict.txt, rejected.csv and summary.json
+    list inputs (skipping system files) -> read + check each image
+      -> group by content hash (dedupe) -> split per class by content hash
+      -> write sorted, sharded, gzipped TFRecords and rejected.csv
+then, on the launcher, read the output back and prove input = written + rejected +
+skipped (data.accounting), and only then write skipped.csv, dict.txt and summary.json.
 
-Every input ends up either written or in rejected.csv with a reason, and the summary
-says input = written + rejected. Identical content is merged before the split, which
+Every input ends up written, rejected (rejected.csv, with a reason) or skipped
+(skipped.csv: system files, files outside class folders). Identical content is merged before the split, which
 ranks each class's images by a hash of (seed, content): the same photo under two
 names is one example and can never sit in both splits, and each class gets its share
 of eval. Output is deterministic: shards are chosen by content hash, sorted within.
@@ -15,29 +17,25 @@ of eval. Output is deterministic: shards are chosen by content hash, sorted with
 
 from __future__ import annotations
 
-import csv
+import errno
 import hashlib
-import io
-import json
 import logging
+import os
 import sys
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from data import sources
+from data import accounting, report, sources
 from data.validate import DEFAULT_MAX_PIXELS, check_image
 from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
-TRAIN, EVAL = "train", "eval"
+TRAIN, EVAL = report.TRAIN, report.EVAL
 EXAMPLES_PER_SHARD = 5000
-MIN_IMAGES_PER_CLASS = 10
-DICT_FILE, REJECTED_FILE, SUMMARY_FILE = "dict.txt", "rejected.csv", "summary.json"
 
 
 @dataclass(frozen=True)
@@ -93,6 +91,36 @@ class _Progress:
                 print(f"[prepare] checked {self.done} of {self.total} files", file=sys.stderr, flush=True)
 
 
+def read_error_reason(error: Exception) -> str:
+    """One readable line for a file that cannot be read (the errno, not a traceback)."""
+    for e in (error, error.__cause__, error.__context__):
+        if isinstance(e, OSError) and e.errno in _ERRNO_REASONS:
+            return _ERRNO_REASONS[e.errno]
+    if isinstance(error, FileNotFoundError) or "not found" in str(error).lower():
+        return "file not found"
+    return f"unreadable: {type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"
+
+
+_ERRNO_REASONS = {
+    errno.ENOENT: "file not found",
+    errno.EACCES: "unreadable: permission denied",
+    errno.EPERM: "unreadable: permission denied",
+    errno.ELOOP: "unreadable: symbolic link loop",
+    errno.EISDIR: "unreadable: a folder, not a file",
+}
+
+
+def read_input(uri: str) -> tuple[bytes | None, str]:
+    """The file's bytes, or None and the reason it cannot be read."""
+    if "://" not in uri and os.path.islink(uri) and not os.path.exists(uri):
+        return None, f"broken symbolic link: points to {os.readlink(uri)}, which does not exist"
+    try:
+        with FileSystems.open(uri, compression_type="uncompressed") as f:
+            return f.read(), ""
+    except Exception as e:  # missing, permission denied, a folder, network error...
+        return None, read_error_reason(e)
+
+
 class ReadAndCheck(beam.DoFn):
     """Reads one file and checks it decodes; emits (content_sha, record) or a rejection."""
 
@@ -118,14 +146,11 @@ class ReadAndCheck(beam.DoFn):
         if self.allowed is not None and label not in self.allowed:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, f"label {label!r} is not in the given dict.txt"))
             return
-        try:
-            with FileSystems.open(item.uri, compression_type="uncompressed") as f:
-                data = f.read()
-        except Exception as e:  # missing, permission denied, a folder, network error...
-            reason = "file not found" if "not found" in str(e).lower() or isinstance(e, FileNotFoundError) else None
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason or f"unreadable: {type(e).__name__}: {e}"))
+        data, reason = read_input(item.uri)
+        if data is None:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
             return
-        check = check_image(data, self.max_pixels)
+        check = check_image(data, self.max_pixels, item.uri)
         if not check.ok:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, check.reason))
             return
@@ -157,7 +182,8 @@ def make_example(uri: str, label: str, data: bytes) -> bytes:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
     values = {IMAGE_KEY: feature(data), LABEL_KEY: feature(label.encode()), KEY_KEY: feature(uri.encode())}
-    return tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString()
+    # deterministic: map fields in key order, whatever the process (protobuf map order is per process)
+    return tf.train.Example(features=tf.train.Features(feature=values)).SerializeToString(deterministic=True)
 
 
 class WriteShard(beam.DoFn):
@@ -177,72 +203,20 @@ class WriteShard(beam.DoFn):
         yield path
 
 
-def _write_text(path: str, text: str) -> None:
-    with FileSystems.create(path) as f:
-        f.write(text.encode("utf-8"))
-
-
-def write_rejected(rows: list[tuple[str, str]], out: str) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["uri", "reason"])
-    writer.writerows(sorted(rows))
-    _write_text(f"{out}/{REJECTED_FILE}", buffer.getvalue())
-
-
-def build_summary(counts: list[tuple[tuple[str, str], int]], rejected: int, total: int) -> dict:
-    per_class: dict[str, dict[str, int]] = defaultdict(lambda: {TRAIN: 0, EVAL: 0})
-    for (label, split), n in counts:
-        per_class[label][split] = n
-    written = {s: sum(c[s] for c in per_class.values()) for s in (TRAIN, EVAL)}
-    return {
-        "input": total,
-        "written": written[TRAIN] + written[EVAL],
-        "rejected": rejected,
-        "splits": written,
-        "classes": {label: per_class[label] for label in sorted(per_class)},
-        "warnings": class_warnings(per_class),
-    }
-
-
-def class_warnings(per_class: dict[str, dict[str, int]]) -> list[str]:
-    """Classes too small to learn or to evaluate: worth a warning, not a failure."""
-    warnings = []
-    for label in sorted(per_class):
-        counts = per_class[label]
-        if counts[TRAIN] + counts[EVAL] < MIN_IMAGES_PER_CLASS:
-            warnings.append(
-                f"class {label!r} has only {counts[TRAIN] + counts[EVAL]} images "
-                f"(fewer than {MIN_IMAGES_PER_CLASS}); its accuracy will be unreliable"
-            )
-        elif counts[EVAL] == 0:
-            warnings.append(f"class {label!r} has no eval images; raise --eval-fraction or add photos")
-    return warnings
-
-
-def write_summary(counts, rejected_count: int, total: int, labels: tuple[str, ...] | None, out: str) -> None:
-    summary = build_summary(counts, rejected_count, total)
-    dictionary = list(labels) if labels is not None else sorted(summary["classes"])
-    summary["labels"] = dictionary
-    missing = [label for label in dictionary if label not in summary["classes"]]
-    summary["warnings"] += [f"class {label!r} from the given dict.txt has no images" for label in missing]
-    _write_text(f"{out}/{DICT_FILE}", "".join(f"{label}\n" for label in dictionary))
-    _write_text(f"{out}/{SUMMARY_FILE}", json.dumps(summary, indent=2) + "\n")
-
-
 def num_shards_for(total: int) -> int:
     return max(1, -(-total // EXAMPLES_PER_SHARD))
 
 
-def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, items, bad_rows) -> None:
-    """Wires the Beam graph; `items` were listed on the launcher."""
-    total = len(items) + len(bad_rows)
-    shards = num_shards_for(total)
+def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, listing: sources.Listing) -> None:
+    """Wires the Beam graph; the inputs were listed on the launcher. Writes shards and rejected.csv."""
+    shards = num_shards_for(len(listing.items))
     checked = (
         p
-        | "ListInputs" >> beam.Create(items, reshuffle=True)
+        | "ListInputs" >> beam.Create(listing.items, reshuffle=True)
         | "ReadAndCheck"
-        >> beam.ParDo(ReadAndCheck(total, cfg.max_pixels, cfg.labels)).with_outputs(ReadAndCheck.REJECTED, main="ok")
+        >> beam.ParDo(ReadAndCheck(len(listing.items), cfg.max_pixels, cfg.labels)).with_outputs(
+            ReadAndCheck.REJECTED, main="ok"
+        )
     )
     unique = (
         checked.ok
@@ -255,60 +229,78 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, items, bad_rows) -> Non
         | "GroupByLabel" >> beam.GroupByKey()
         | "AssignSplits" >> beam.FlatMap(assign_splits, cfg.seed, cfg.eval_fraction)
     )
-    keyed = (
+    _ = (
         {"record": unique.kept | "BySha" >> beam.Map(lambda r: (r[0], r)), "split": splits}
         | "JoinSplit" >> beam.CoGroupByKey()
         | "Keyed" >> beam.Map(lambda kv: (kv[1]["split"][0], kv[1]["record"][0]))
-    )
-    _ = (
-        keyed
         | "ToShards"
         >> beam.Map(lambda kv: ((kv[0], int(kv[1][0][:8], 16) % shards), (kv[1][0], make_example(*kv[1][1:]))))
         | "GroupShards" >> beam.GroupByKey()
         | "WriteShards" >> beam.ParDo(WriteShard(cfg.out, shards))
     )
-    counts = (
-        keyed
-        | "CountKey" >> beam.Map(lambda kv: ((kv[1][2], kv[0]), 1))
-        | "Count" >> beam.CombinePerKey(sum)
-        | "AllCounts" >> beam.combiners.ToList()
-    )
-    bad = p | "BadRows" >> beam.Create([(f"{cfg.source} ({b.origin})", b.reason) for b in bad_rows])
-    rejected = (
-        (bad, checked[ReadAndCheck.REJECTED], unique[ReadAndCheck.REJECTED])
+    bad_rows = [(accounting.bad_row_key(cfg.source, b), b.reason) for b in listing.bad_rows]
+    _ = (
+        (p | "BadRows" >> beam.Create(bad_rows), checked[ReadAndCheck.REJECTED], unique[ReadAndCheck.REJECTED])
         | "AllRejected" >> beam.Flatten()
         | "RejectedList" >> beam.combiners.ToList()
-    )
-    _ = rejected | "WriteRejected" >> beam.Map(write_rejected, cfg.out)
-    _ = counts | "WriteSummary" >> beam.Map(
-        lambda c, rej: write_summary(c, len(rej), total, cfg.labels, cfg.out), beam.pvalue.AsSingleton(rejected)
+        | "WriteRejected" >> beam.Map(lambda rows: report.write_rows(f"{cfg.out}/{report.REJECTED_FILE}", rows))
     )
 
 
 def default_beam_args() -> list[str]:
-    # In-memory DirectRunner with threads: reading and decoding release the GIL, and
-    # it avoids the multi-process runner's start-up cost. Dataflow args replace these.
-    return ["--runner=DirectRunner", "--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+    # In-memory DirectRunner: one process, no start-up cost, TF's decoder uses its own
+    # threads. Never multi_threading: Beam 2.77 loses elements there (see check_runner).
+    return ["--runner=DirectRunner", "--direct_running_mode=in_memory"]
+
+
+def check_runner(options: PipelineOptions) -> None:
+    """Refuses runner settings known to lose data, before any work.
+
+    Beam's DirectRunner in `multi_threading` mode (its in-process gRPC workers) drops
+    elements at a GroupByKey when a stage is slow and its elements large: proven with a
+    pure-Beam pipeline (no tastebud code): scripts/beam_multithreading_loss.py. in_memory
+    and multi_processing do not.
+    """
+    direct = options.view_as(DirectOptions)
+    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    if "Direct" in runner and direct.direct_running_mode == "multi_threading":
+        raise ValueError(
+            "--direct_running_mode=multi_threading is refused: Beam's DirectRunner loses elements in that "
+            "mode. Use in_memory (the default) or multi_processing with --direct_num_workers=N."
+        )
 
 
 def _clear_previous_output(out: str) -> None:
-    for split in (TRAIN, EVAL):
-        old = FileSystems.match([f"{out}/{split}/*"])[0].metadata_list
-        if old:
-            FileSystems.delete([m.path for m in old])
+    old = [m.path for split in (TRAIN, EVAL) for m in FileSystems.match([f"{out}/{split}/*"])[0].metadata_list]
+    old += [f"{out}/{name}" for name in report.OUTPUT_FILES if FileSystems.exists(f"{out}/{name}")]
+    if old:
+        FileSystems.delete(old)
 
 
 def run(cfg: PrepareConfig) -> dict:
-    """Runs the preparation and returns the summary (also written to DATA_DIR)."""
-    items, bad_rows = sources.list_source(cfg.source)
-    print(f"[prepare] {len(items) + len(bad_rows)} inputs from {cfg.source}", file=sys.stderr)
+    """Runs the preparation, proves every input is accounted for, returns the summary.
+
+    Raises:
+      FileNotFoundError / ValueError: a missing source, or refused runner settings.
+      accounting.AccountingError: the output does not hold exactly the listed inputs;
+        dict.txt and summary.json are then not written, so nothing can train on it.
+    """
+    listing = sources.list_source(cfg.source)
+    options = PipelineOptions(cfg.beam_args or default_beam_args())
+    check_runner(options)
+    print(f"[prepare] {listing.total} inputs from {cfg.source}", file=sys.stderr)
     _clear_previous_output(cfg.out)
     for split in (TRAIN, EVAL):
         if not FileSystems.exists(f"{cfg.out}/{split}"):
             FileSystems.mkdirs(f"{cfg.out}/{split}")
-    options = PipelineOptions(cfg.beam_args or default_beam_args())
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     with beam.Pipeline(options=options) as p:
-        build_pipeline(p, cfg, items, bad_rows)
-    with FileSystems.open(f"{cfg.out}/{SUMMARY_FILE}") as f:
-        return json.loads(f.read())
+        build_pipeline(p, cfg, listing)
+    written = accounting.read_written(cfg.out)
+    rejected = accounting.read_rejected(f"{cfg.out}/{report.REJECTED_FILE}")
+    accounting.check(listing, cfg.source, written, rejected)
+    labels = list(cfg.labels) if cfg.labels is not None else sorted({w.label for w in written})
+    summary = report.build_summary(listing, written, rejected, labels)
+    assert summary["input"] == summary["written"] + summary["rejected"] + summary["skipped"], summary
+    report.write_outputs(cfg.out, summary, listing.skipped)
+    return summary

@@ -15,7 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output DATA_DIR (local or gs://)")
     p.add_argument("--eval-fraction", type=float, default=0.1, help="share of images held out for eval (default 0.1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the content-hash split (default 0)")
-    p.add_argument("--max-pixels", type=int, default=None, help="reject images with more pixels (default 40,000,000)")
+    p.add_argument(
+        "--max-pixels", type=int, default=None, help="reject images with more pixels (default 201,326,592 = 200 MP)"
+    )
     p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
     p.add_argument(
         "--max-rejected-fraction",
@@ -37,13 +39,17 @@ def format_summary(summary: dict) -> str:
     for label, counts in summary["classes"].items():
         lines.append(f"{label:<20} {counts['train']:>7} {counts['eval']:>7}")
     lines.append(f"{'total':<20} {summary['splits']['train']:>7} {summary['splits']['eval']:>7}")
-    lines.append(f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}")
+    lines.append(
+        f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}"
+        f" + skipped {summary['skipped']}"
+    )
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from data import prepare
+    from data import prepare, report
+    from data.accounting import AccountingError
     from data.validate import DEFAULT_MAX_PIXELS
 
     if not 0.0 < args.eval_fraction < 1.0:
@@ -63,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except AccountingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     print(format_summary(summary))
-    print(
-        f"wrote {cfg.out}/train, {cfg.out}/eval, {prepare.DICT_FILE}, {prepare.REJECTED_FILE}, {prepare.SUMMARY_FILE}"
-    )
+    print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(report.OUTPUT_FILES))
     if summary["rejected"]:
-        print(f"{summary['rejected']} rejected: see {cfg.out}/{prepare.REJECTED_FILE} for the reasons", file=sys.stderr)
+        print(f"{summary['rejected']} rejected: see {cfg.out}/{report.REJECTED_FILE} for the reasons", file=sys.stderr)
+    if summary["skipped"]:
+        print(f"{summary['skipped']} skipped (system files...): see {cfg.out}/{report.SKIPPED_FILE}", file=sys.stderr)
     return _verdict(summary, args.max_rejected_fraction)
 
 

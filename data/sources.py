@@ -3,15 +3,27 @@
 Both forms accept local paths and any URI Beam's FileSystems understands (gs:// with
 apache-beam[gcp]). Listing happens on the launching machine; reading the bytes happens
 in the Beam pipeline, so it scales out on Dataflow.
+
+Folder rules (as Keras' `image_dataset_from_directory` treats a folder):
+- each top-level sub-folder of SOURCE is a class; a file at any depth below it belongs
+  to that class (`crème brûlée/2024 trip/x.jpg` is a `crème brûlée` photo);
+- system files are never inputs of a class, and never a class: anything hidden (a name
+  starting with "."), `__MACOSX/` trees, AppleDouble `._*` files, `Thumbs.db`,
+  `desktop.ini`. They are listed as skipped, with the reason, and so are files lying
+  directly in SOURCE (outside every class folder);
+- symbolic links are followed (a loop is visited once); a dangling one stays an input
+  and is rejected when read, with the reason.
+A CSV's rows follow the same system-file rule on the path as written in the row.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
 
@@ -29,6 +41,44 @@ class LabelledImage:
 class BadRow:
     origin: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    uri: str
+    reason: str  # starts with "skipped: "
+
+
+@dataclass
+class Listing:
+    """Everything found under SOURCE: input = items + bad_rows + skipped."""
+
+    items: list[LabelledImage]
+    bad_rows: list[BadRow] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.items) + len(self.bad_rows) + len(self.skipped)
+
+
+SYSTEM_FILE_NAMES = {"thumbs.db": "Windows thumbnail cache", "desktop.ini": "Windows folder settings"}
+
+
+def system_file_reason(relative_path: str) -> str | None:
+    """Why a path (relative to SOURCE, or as written in a CSV) is a system file, or None."""
+    parts = [part for part in relative_path.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    for part in parts:
+        if part == "__MACOSX":
+            return "skipped: system file (macOS archive metadata, __MACOSX)"
+    name = parts[-1] if parts else ""
+    if name.startswith("._"):
+        return "skipped: system file (macOS AppleDouble resource file, ._*)"
+    if name.lower() in SYSTEM_FILE_NAMES:
+        return f"skipped: system file ({SYSTEM_FILE_NAMES[name.lower()]}, {name})"
+    if any(part.startswith(".") for part in parts):
+        return "skipped: system file (hidden file or folder)"
+    return None
 
 
 def normalise_label(raw: str) -> str:
@@ -50,25 +100,48 @@ def _dirname(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
-def list_folder(root: str) -> list[LabelledImage]:
-    """One sub-folder per class; every regular file in it is an input (non-images get rejected later)."""
-    root = root.rstrip("/")
-    matches = FileSystems.match([f"{root}/*/*"])[0].metadata_list
-    items = []
-    for meta in matches:
-        relative = meta.path[len(root) + 1 :]
-        label, _, name = relative.partition("/")
-        if "/" in name:  # deeper nesting is not part of the layout
+def _walk_local(root: str) -> list[str]:
+    """Every non-folder entry below root (dangling links included), following folder links once."""
+    found, seen = [], set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back to a folder already listed: its files are listed
+            dirs[:] = []
             continue
-        items.append(LabelledImage(meta.path, label, f"folder {label}"))
-    return sorted(items, key=lambda i: i.uri)
+        seen.add(real)
+        dirs.sort()
+        found += [os.path.join(folder, name) for name in files]
+    return found
+
+
+def _walk(root: str) -> list[str]:
+    if not _is_uri(root):
+        return _walk_local(root)
+    return [meta.path for meta in FileSystems.match([f"{root}/**"])[0].metadata_list]
+
+
+def list_folder(root: str) -> Listing:
+    """One sub-folder per class; every file below it is an input (non-images get rejected later)."""
+    root = root.rstrip("/")
+    listing = Listing(items=[])
+    for uri in sorted(_walk(root)):
+        relative = uri[len(root) + 1 :]
+        label, _, rest = relative.partition("/")
+        reason = system_file_reason(relative)
+        if reason:
+            listing.skipped.append(Skipped(uri, reason))
+        elif not rest:
+            listing.skipped.append(Skipped(uri, "skipped: not inside a class folder (SOURCE/<label>/...)"))
+        else:
+            listing.items.append(LabelledImage(uri, label, f"folder {label}"))
+    return listing
 
 
 def _looks_like_header(row: list[str]) -> bool:
     return len(row) >= 2 and row[0].strip().lower() in HEADER_PATH_NAMES and row[1].strip().lower() == "label"
 
 
-def parse_csv(text: str, base_dir: str) -> tuple[list[LabelledImage], list[BadRow]]:
+def parse_csv(text: str, base_dir: str) -> Listing:
     """Parses `path_or_uri,label` rows; relative paths resolve against base_dir.
 
     Handles a UTF-8 BOM, CRLF endings, quoted fields (commas inside paths), an optional
@@ -76,7 +149,7 @@ def parse_csv(text: str, base_dir: str) -> tuple[list[LabelledImage], list[BadRo
     """
     text = text.lstrip("\ufeff")
     rows = list(csv.reader(io.StringIO(text, newline="")))
-    items, bad = [], []
+    listing = Listing(items=[])
     for number, row in enumerate(rows, start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
@@ -84,17 +157,23 @@ def parse_csv(text: str, base_dir: str) -> tuple[list[LabelledImage], list[BadRo
             continue
         origin = f"row {number}"
         if len(row) != 2:
-            bad.append(BadRow(origin, f"malformed CSV row: expected path_or_uri,label, got {len(row)} fields"))
+            listing.bad_rows.append(
+                BadRow(origin, f"malformed CSV row: expected path_or_uri,label, got {len(row)} fields")
+            )
             continue
         path = row[0].strip()
         if not path:
-            bad.append(BadRow(origin, "empty path"))
+            listing.bad_rows.append(BadRow(origin, "empty path"))
             continue
-        items.append(LabelledImage(_join(base_dir, path), row[1], origin))
-    return items, bad
+        reason = system_file_reason(path)
+        if reason:
+            listing.skipped.append(Skipped(_join(base_dir, path), reason))
+            continue
+        listing.items.append(LabelledImage(_join(base_dir, path), row[1], origin))
+    return listing
 
 
-def read_csv(csv_uri: str) -> tuple[list[LabelledImage], list[BadRow]]:
+def read_csv(csv_uri: str) -> Listing:
     with FileSystems.open(csv_uri) as f:
         raw = f.read()
     try:
@@ -104,7 +183,7 @@ def read_csv(csv_uri: str) -> tuple[list[LabelledImage], list[BadRow]]:
     return parse_csv(text, _dirname(csv_uri))
 
 
-def list_source(source: str) -> tuple[list[LabelledImage], list[BadRow]]:
+def list_source(source: str) -> Listing:
     """Dispatches on the source's form: a .csv file, or a folder of class folders."""
     if source.lower().endswith(".csv"):
         if not FileSystems.exists(source):
@@ -112,7 +191,7 @@ def list_source(source: str) -> tuple[list[LabelledImage], list[BadRow]]:
         return read_csv(source)
     if not _is_uri(source) and not FileSystems.exists(source):
         raise FileNotFoundError(f"source folder not found: {source}")
-    items = list_folder(source)
-    if not items:
+    listing = list_folder(source)
+    if not listing.items:
         raise ValueError(f"{source} holds no class sub-folders with files (expected SOURCE/<label>/<image>)")
-    return items, []
+    return listing

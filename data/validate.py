@@ -1,23 +1,39 @@
 """Checks that an image's bytes decode exactly as the Transform graph will decode them.
 
-Pillow reads the header first (format and dimensions, without decoding pixels), so a
-decompression bomb is rejected by its pixel count before any memory is spent on it.
-Then TensorFlow's own decoder, the one the pipeline and the serving graph use, must
-decode the bytes fully to the size the header promised.
+The checks, in order, each with one readable reason when it fails:
+
+1. the signature: formats TensorFlow cannot decode (HEIC, AVIF, TIFF, RAW, PDF, SVG,
+   PSD) are named, with what to do (`data.formats`);
+2. the header, read by Pillow without decoding pixels: a decompression bomb is refused
+   from its claimed size alone (a side past 65,535 pixels, or more pixels than the limit);
+3. TensorFlow's own decoder, the one the pipeline and the serving graph use, must decode
+   the bytes fully to the size the header promised. Big JPEGs are decoded at 1/8 scale
+   in the DCT, which still reads every coded block, so truncation is still caught.
+
+Thread-safe: nothing here changes process-wide state per call (no `warnings` filters,
+no toggling of Pillow's pixel limit), so Beam may run it from many threads at once.
 """
 
 from __future__ import annotations
 
 import io
-import warnings
+import re
 from dataclasses import dataclass
 
 from PIL import Image
 
+from data.formats import identify_unsupported
+
 # Formats tf.io.decode_image reads (GIF: its first frame). Anything else is rejected:
 # the pipeline and the serving graph could not read it either.
 TF_DECODABLE_FORMATS = {"JPEG", "PNG", "GIF", "BMP", "WEBP"}
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_PIXELS = 16384 * 12288  # 201,326,592: a 200-MP phone photo passes
+MAX_DIMENSION = 65_535  # the largest side JPEG and WebP can encode; anything past it is forged
+_SCALED_CHECK_PIXELS = 16_000_000  # JPEGs above this are checked at 1/8 scale (same data read)
+
+# Our own limits above decide, with clear reasons. Set once at import, never per call:
+# changing it per call from Beam's threads was not thread-safe.
+Image.MAX_IMAGE_PIXELS = None
 
 
 @dataclass(frozen=True)
@@ -34,38 +50,69 @@ def _reject(reason: str) -> ImageCheck:
 
 
 def _read_header(data: bytes) -> tuple[str, int, int]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data)) as image:
-            return image.format or "", image.width, image.height
+    with Image.open(io.BytesIO(data)) as image:
+        return image.format or "", image.width, image.height
 
 
-def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageCheck:
-    """Returns whether `data` is an image the pipeline can use, and if not, why."""
+def size_problem(width: int, height: int, max_pixels: int) -> str | None:
+    """Why a header's claimed size is refused (a decompression bomb), or None."""
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        return f"too large: {width}x{height} has a side past {MAX_DIMENSION} pixels"
+    if width * height > max_pixels:
+        return f"too large: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}"
+    return None
+
+
+def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "") -> ImageCheck:
+    """Returns whether `data` is an image the pipeline can use, and if not, why.
+
+    Args:
+      data: the encoded file.
+      max_pixels: refuse images whose header claims more pixels (width x height).
+      name: file name or URI, only to name TIFF-based camera RAW files by extension.
+    """
     if not data:
         return _reject("empty file")
-    Image.MAX_IMAGE_PIXELS = None  # our own limit below decides, with a clear reason
+    unsupported = identify_unsupported(data, name)
+    if unsupported:
+        return _reject(unsupported)
     try:
         image_format, width, height = _read_header(data)
     except Exception:
         return _reject("not an image (unrecognised content)")
-    if width * height > max_pixels:
-        return _reject(f"too large: {width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}")
+    problem = size_problem(width, height, max_pixels)
+    if problem:
+        return _reject(problem)
     if image_format not in TF_DECODABLE_FORMATS:
         return _reject(f"unsupported format {image_format or 'unknown'} (use JPEG, PNG, GIF, BMP or WebP)")
     return _decode_with_tensorflow(data, image_format, width, height)
 
 
+def readable_tf_error(error: Exception) -> str:
+    """TensorFlow's message without function names, device strings or op names: one line."""
+    text = getattr(error, "message", None) or str(error)
+    text = re.sub(r"\{\{[^}]*\}\}", "", text)  # {{function_node __wrapped__..._device_/job:localhost/...}}
+    text = re.sub(r"\[Op:[^\]]*\]", "", text)
+    text = re.sub(r"\bname:\s*\S*", "", text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(error).__name__).rstrip(" .;:")[:160]
+
+
 def _decode_with_tensorflow(data: bytes, image_format: str, width: int, height: int) -> ImageCheck:
     import tensorflow as tf
 
+    ratio = 8 if image_format == "JPEG" and width * height > _SCALED_CHECK_PIXELS else 1
     try:
-        decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
+        if ratio > 1:
+            decoded = tf.io.decode_jpeg(data, channels=3, ratio=ratio)
+        else:
+            decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
-        detail = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        return _reject(f"corrupt or truncated {image_format}: {detail}")
-    if tuple(decoded.shape[:2]) != (height, width):
+        return _reject(f"corrupt or truncated {image_format}: {readable_tf_error(e)}")
+    expected = (-(-height // ratio), -(-width // ratio))
+    if tuple(decoded.shape[:2]) != expected:
         return _reject(
-            f"corrupt {image_format}: header says {width}x{height}, decoded {decoded.shape[1]}x{decoded.shape[0]}"
+            f"corrupt {image_format}: header says {width}x{height}, decoded "
+            f"{decoded.shape[1] * ratio}x{decoded.shape[0] * ratio}"
         )
     return ImageCheck(True, "", image_format, width, height)

@@ -61,7 +61,7 @@ GOOD = {
     "modern.webp": lambda: _encode(Image.fromarray(PIXELS), "WEBP"),
 }
 BAD = {
-    "scan.tiff": (lambda: _encode(Image.fromarray(PIXELS), "TIFF"), "unsupported format TIFF"),
+    "scan.tiff": (lambda: _encode(Image.fromarray(PIXELS), "TIFF"), "TIFF image: TensorFlow cannot decode it"),
     "zero.jpg": (lambda: b"", "empty file"),
     "truncated.jpg": (lambda: _truncated(_encode(Image.fromarray(PIXELS), "JPEG")), "corrupt or truncated JPEG"),
     "notes.jpg": (lambda: b"just some text saved as .jpg\n", "not an image"),
@@ -106,6 +106,7 @@ def test_every_format_and_fault_is_accounted_for(corpus, tmp_path, capsys):
         assert reason in rejected[name], (name, rejected[name])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["input"] == len(GOOD) + len(BAD) + 4 == summary["written"] + summary["rejected"]
+    assert summary["skipped"] == 0
     # Every accepted format decodes in the Transform/serving graph to RGB of the right size.
     pixels = decode_and_resize(tf.constant(list(written.values())), 32)
     assert pixels.shape == (len(written), 32, 32, 3)

@@ -135,9 +135,9 @@ def test_csv_with_bom_crlf_quotes_header_and_relative_paths(tmp_path, sample_dir
 
 
 def test_parse_csv_without_header():
-    items, bad = sources.parse_csv("x.jpg,cat\nsub/y.png,dog\n", "/base")
-    assert [(i.uri, i.label) for i in items] == [("/base/x.jpg", "cat"), ("/base/sub/y.png", "dog")]
-    assert bad == []
+    listing = sources.parse_csv("x.jpg,cat\nsub/y.png,dog\n", "/base")
+    assert [(i.uri, i.label) for i in listing.items] == [("/base/x.jpg", "cat"), ("/base/sub/y.png", "dog")]
+    assert listing.bad_rows == [] and listing.skipped == []
 
 
 def test_assign_splits_never_depends_on_names():
@@ -169,7 +169,7 @@ def test_dataflow_flags_reach_the_beam_pipeline(tmp_path, sample_dir, monkeypatc
         from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
         seen["gcp"] = PipelineOptions(cfg.beam_args).view_as(GoogleCloudOptions)
-        return {"input": 1, "written": 1, "rejected": 0, "splits": {"train": 1, "eval": 1}, "classes": {}}
+        return {"input": 1, "written": 1, "rejected": 0, "skipped": 0, "splits": {"train": 1, "eval": 1}, "classes": {}}
 
     monkeypatch.setattr(prepare, "run", capture)
     flags = configs.dataflow_beam_args("acme", "europe-west4", "gs://acme", "eu.gcr.io/acme/tastebud:1")

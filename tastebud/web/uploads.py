@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data.formats import identify_unsupported
+from data.validate import DEFAULT_MAX_PIXELS
+
 # Magic numbers of the formats the serving graph decodes.
 _SIGNATURES = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -20,7 +23,7 @@ class Limits:
     max_file_bytes: int = 10 * 1024 * 1024
     max_files: int = 16
     max_request_bytes: int = 50 * 1024 * 1024  # the whole multipart body, held in memory
-    max_pixels: int = 40_000_000
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 class UploadError(ValueError):
@@ -47,7 +50,10 @@ def check_upload(filename: str, data: bytes, limits: Limits) -> None:
     if len(data) > limits.max_file_bytes:
         raise UploadError(413, f"{filename}: {len(data)} bytes exceeds the limit of {limits.max_file_bytes}")
     if sniff_type(data) is None:
-        raise UploadError(415, f"{filename}: not a supported image (accepted: {', '.join(ACCEPTED_TYPES)})")
+        named = identify_unsupported(data, filename)  # HEIC, AVIF, RAW...: say what it is and what to do
+        raise UploadError(
+            415, f"{filename}: {named or 'not a supported image'} (accepted: {', '.join(ACCEPTED_TYPES)})"
+        )
     check = check_image(data, limits.max_pixels)  # the same check `tastebud prepare` applies
     if not check.ok:
         raise UploadError(400 if "too large" not in check.reason else 413, f"{filename}: {check.reason}")

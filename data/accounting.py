@@ -1,0 +1,87 @@
+"""Proves, after every `prepare` run, that each input was written, rejected or skipped.
+
+The Beam job's own counts are not trusted: a runner can drop elements without an error
+(Beam 2.77's DirectRunner in `multi_threading` mode loses elements at a GroupByKey; see
+README). So the launcher reads back what actually sits in the output, the TFRecord
+files and rejected.csv, and compares it with the inputs it listed, as multisets of
+URIs: every listed input must appear exactly once, and nothing else may appear. The
+summary's numbers are taken from what was read back.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+from apache_beam.io.filesystems import FileSystems
+
+from data import sources
+from preprocessing.features import KEY_KEY, LABEL_KEY
+
+SPLITS = ("train", "eval")
+
+
+class AccountingError(RuntimeError):
+    """Inputs went missing (or appeared twice) between listing and the written output."""
+
+    def __init__(self, missing: list[str], unexpected: list[str]):
+        self.missing, self.unexpected = missing, unexpected
+        lines = [
+            f"prepare lost data: {len(missing)} input(s) are neither written nor rejected, "
+            f"{len(unexpected)} output(s) match no input. Nothing is usable; run it again and report this."
+        ]
+        lines += [f"  missing: {uri}" for uri in missing[:20]]
+        lines += [f"  ... and {len(missing) - 20} more missing" for _ in [0] if len(missing) > 20]
+        lines += [f"  unexpected: {uri}" for uri in unexpected[:20]]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Written:
+    split: str
+    label: str
+    key: str
+
+
+def bad_row_key(source: str, row: sources.BadRow) -> str:
+    """How a CSV row that names no usable path appears in rejected.csv."""
+    return f"{source} ({row.origin})"
+
+
+def read_written(out: str) -> list[Written]:
+    """(split, label, key) of every example in DATA_DIR's TFRecord files, read back from disk."""
+    import tensorflow as tf
+
+    spec = {KEY_KEY: tf.io.FixedLenFeature([], tf.string), LABEL_KEY: tf.io.FixedLenFeature([], tf.string)}
+    rows = []
+    for split in SPLITS:
+        files = [m.path for m in FileSystems.match([f"{out}/{split}/*.tfrecord.gz"])[0].metadata_list]
+        if not files:
+            continue
+        dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP", num_parallel_reads=4)
+        for batch in dataset.batch(1024).map(lambda b: tf.io.parse_example(b, spec)):
+            rows += [
+                Written(split, label.decode(), key.decode())
+                for key, label in zip(batch[KEY_KEY].numpy(), batch[LABEL_KEY].numpy(), strict=True)
+            ]
+    return rows
+
+
+def read_rejected(path: str) -> list[tuple[str, str]]:
+    with FileSystems.open(path) as f:
+        text = f.read().decode("utf-8")
+    return [(row["uri"], row["reason"]) for row in csv.DictReader(io.StringIO(text, newline=""))]
+
+
+def check(listing: sources.Listing, source: str, written: list[Written], rejected: list[tuple[str, str]]) -> None:
+    """Raises AccountingError unless written + rejected is exactly the listed inputs.
+
+    Skipped files are decided on the launcher and cannot be lost; they are not compared.
+    """
+    expected = Counter([item.uri for item in listing.items] + [bad_row_key(source, b) for b in listing.bad_rows])
+    found = Counter([w.key for w in written] + [uri for uri, _ in rejected])
+    missing, unexpected = expected - found, found - expected
+    if missing or unexpected:
+        raise AccountingError(sorted(missing.elements()), sorted(unexpected.elements()))
