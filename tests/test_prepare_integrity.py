@@ -20,6 +20,7 @@ from PIL import Image
 
 from data import accounting, prepare
 from tastebud.cli import main as cli
+from tests.odd_files import heic_bytes
 
 N_PHOTOS, N_CLASSES = 1000, 10
 
@@ -45,12 +46,6 @@ def _encode(fmt: str) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.full((40, 60, 3), 128, np.uint8)).save(buffer, format=fmt)
     return buffer.getvalue()
-
-
-def _heic() -> bytes:
-    """The start of an iPhone HEIC file: an ISO BMFF `ftyp` box with the heic/mif1 brands."""
-    ftyp = b"ftypheic" + b"\x00\x00\x00\x00" + b"mif1heicmiaf"
-    return len(ftyp + b"\0\0\0\0").to_bytes(4, "big") + ftyp + b"\x00\x00\x00\x2cmeta" + bytes(40)
 
 
 def _rows(path: Path) -> dict[str, str]:
@@ -111,7 +106,7 @@ def messy_phone_folder(tmp_path) -> Path:
         "crème brûlée/IMG_0001.jpg": _jpeg(1),
         "crème brûlée/2024 trip/IMG_0002.jpg": _jpeg(2),
         "crème brûlée/2024 trip/day 2/IMG_0003.jpg": _jpeg(3),
-        "crème brûlée/IMG_0004.HEIC": _heic(),
+        "crème brûlée/IMG_0004.HEIC": heic_bytes(),
         "crème brûlée/export.avif": _encode("AVIF"),
         "crème brûlée/scan.tiff": _encode("TIFF"),
         "crème brûlée/._IMG_0001.jpg": b"\x00\x05\x16\x07AppleDouble",

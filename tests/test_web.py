@@ -17,6 +17,7 @@ from tastebud.clients import LocalClient
 from tastebud.web.app import SECURITY_HEADERS, create_app
 from tastebud.web.uploads import Limits
 from tests.conftest import eval_examples
+from tests.odd_files import heic_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +84,14 @@ def test_bad_uploads_get_a_4xx_json_reason(web, files, status, reason):
     response = web.post("/predict", files=files)
     assert response.status_code == status, response.text
     assert reason in response.json()["error"]
+
+
+def test_heic_upload_gets_415_naming_heic_and_what_to_do(web):
+    """Safari on an iPhone can send the HEIC original; say what it is, not just 'not an image'."""
+    response = web.post("/predict", files=[("files", ("IMG_0001.HEIC", heic_bytes(), "image/heic"))])
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert "HEIC photo (iPhone's default)" in error and "export as JPEG" in error
 
 
 def test_truncated_jpeg_is_rejected_not_crashed(web, photo):
