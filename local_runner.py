@@ -15,6 +15,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from tastebud import quiet  # noqa: E402
+
+quiet.configure(quiet.verbose_requested())  # before TensorFlow is imported
+
 from pipeline import configs  # noqa: E402
 
 
@@ -42,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
     p.add_argument("--no-cache", action="store_true", help="recompute every component")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
     return p.parse_args(argv)
 
 
@@ -91,6 +96,7 @@ def run(args: argparse.Namespace) -> dict:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
     )
+    quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
     tfx.orchestration.LocalDagRunner().run(pipeline)
     return results.component_runs(results.sqlite_store(p["metadata"]))
 

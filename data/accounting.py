@@ -26,10 +26,10 @@ SPLITS = ("train", "eval")
 class AccountingError(RuntimeError):
     """Inputs went missing (or appeared twice) between listing and the written output."""
 
-    def __init__(self, missing: list[str], unexpected: list[str]):
+    def __init__(self, missing: list[str], unexpected: list[str], job: str = "prepare"):
         self.missing, self.unexpected = missing, unexpected
         lines = [
-            f"prepare lost data: {len(missing)} input(s) are neither written nor rejected, "
+            f"{job} lost data: {len(missing)} input(s) are neither written nor rejected, "
             f"{len(unexpected)} output(s) match no input. Nothing is usable; run it again and report this."
         ]
         lines += [f"  missing: {uri}" for uri in missing[:20]]
@@ -80,8 +80,13 @@ def check(listing: sources.Listing, source: str, written: list[Written], rejecte
 
     Skipped files are decided on the launcher and cannot be lost; they are not compared.
     """
-    expected = Counter([item.uri for item in listing.items] + [bad_row_key(source, b) for b in listing.bad_rows])
-    found = Counter([w.key for w in written] + [uri for uri, _ in rejected])
-    missing, unexpected = expected - found, found - expected
+    expected = [item.uri for item in listing.items] + [bad_row_key(source, b) for b in listing.bad_rows]
+    compare(expected, [w.key for w in written] + [uri for uri, _ in rejected])
+
+
+def compare(expected: list[str], found: list[str], job: str = "prepare") -> None:
+    """Raises AccountingError unless `found` holds each expected key exactly as often as `expected`."""
+    expected_count, found_count = Counter(expected), Counter(found)
+    missing, unexpected = expected_count - found_count, found_count - expected_count
     if missing or unexpected:
-        raise AccountingError(sorted(missing.elements()), sorted(unexpected.elements()))
+        raise AccountingError(sorted(missing.elements()), sorted(unexpected.elements()), job)

@@ -22,8 +22,6 @@ import hashlib
 import logging
 import os
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -31,6 +29,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
 from data import accounting, report, sources
+from data.progress import Progress
 from data.validate import DEFAULT_MAX_PIXELS, check_image
 from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
@@ -64,31 +63,6 @@ def assign_splits(element, seed: int, eval_fraction: float):
     n_eval = int(len(ordered) * eval_fraction + 0.5)
     for position, sha in enumerate(ordered):
         yield sha, EVAL if position < n_eval else TRAIN
-
-
-class _Progress:
-    """Prints 'checked N of TOTAL' lines at most every few seconds (per worker process)."""
-
-    _shared: dict[int, _Progress] = {}
-    _shared_lock = threading.Lock()
-
-    def __init__(self, total: int):
-        self.total, self.done, self.last = total, 0, 0.0
-        self.lock = threading.Lock()
-
-    @classmethod
-    def for_total(cls, total: int) -> _Progress:
-        """One counter per process, shared by the DoFn instances of its threads."""
-        with cls._shared_lock:
-            return cls._shared.setdefault(total, cls(total))
-
-    def tick(self) -> None:
-        with self.lock:
-            self.done += 1
-            now = time.monotonic()
-            if now - self.last >= 2.0 or self.done == self.total:
-                self.last = now
-                print(f"[prepare] checked {self.done} of {self.total} files", file=sys.stderr, flush=True)
 
 
 def read_error_reason(error: Exception) -> str:
@@ -130,7 +104,7 @@ class ReadAndCheck(beam.DoFn):
         self.total, self.max_pixels, self.allowed = total, max_pixels, allowed_labels
 
     def setup(self):
-        self.progress = _Progress.for_total(self.total)
+        self.progress = Progress.shared("[prepare] checked {done} of {total} files ({rate:.0f}/s)", self.total)
 
     def process(self, item: sources.LabelledImage):
         try:

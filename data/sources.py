@@ -100,10 +100,14 @@ def _dirname(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
-def _walk_local(root: str) -> list[str]:
+def _walk_local(root: str, unreadable: list[BadRow]) -> list[str]:
     """Every non-folder entry below root (dangling links included), following folder links once."""
     found, seen = [], set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
+
+    def on_error(error: OSError) -> None:  # a folder that cannot be listed: its files are unknown
+        unreadable.append(BadRow(f"folder {error.filename}", f"unreadable folder: {error.strerror}"))
+
+    for folder, dirs, files in os.walk(root, onerror=on_error, followlinks=True):
         real = os.path.realpath(folder)
         if real in seen:  # a link back to a folder already listed: its files are listed
             dirs[:] = []
@@ -114,17 +118,18 @@ def _walk_local(root: str) -> list[str]:
     return found
 
 
-def _walk(root: str) -> list[str]:
+def _walk(root: str, unreadable: list[BadRow]) -> list[str]:
     if not _is_uri(root):
-        return _walk_local(root)
-    return [meta.path for meta in FileSystems.match([f"{root}/**"])[0].metadata_list]
+        return _walk_local(root, unreadable)
+    # Object stores: "folder/" placeholder objects are not files.
+    return [m.path for m in FileSystems.match([f"{root}/**"])[0].metadata_list if not m.path.endswith("/")]
 
 
 def list_folder(root: str) -> Listing:
     """One sub-folder per class; every file below it is an input (non-images get rejected later)."""
     root = root.rstrip("/")
     listing = Listing(items=[])
-    for uri in sorted(_walk(root)):
+    for uri in sorted(_walk(root, listing.bad_rows)):
         relative = uri[len(root) + 1 :]
         label, _, rest = relative.partition("/")
         reason = system_file_reason(relative)
@@ -134,6 +139,28 @@ def list_folder(root: str) -> Listing:
             listing.skipped.append(Skipped(uri, "skipped: not inside a class folder (SOURCE/<label>/...)"))
         else:
             listing.items.append(LabelledImage(uri, label, f"folder {label}"))
+    return listing
+
+
+def list_unlabelled(paths: list[str]) -> Listing:
+    """Files to label (`tastebud predict`): each path is a file, a folder or a gs:// prefix.
+
+    Folders are walked recursively with the same system-file rule as a class folder; a
+    file named on the command line is always an input, even a missing one (it is then
+    rejected when read, with the reason).
+    """
+    listing = Listing(items=[])
+    for path in paths:
+        path = path.rstrip("/") if len(path) > 1 else path
+        if (_is_uri(path) and not FileSystems.exists(path)) or os.path.isdir(path):
+            for uri in sorted(_walk(path, listing.bad_rows)):
+                reason = system_file_reason(uri[len(path) + 1 :])
+                if reason:
+                    listing.skipped.append(Skipped(uri, reason))
+                else:
+                    listing.items.append(LabelledImage(uri, "", f"under {path}"))
+        else:
+            listing.items.append(LabelledImage(path, "", "argument"))
     return listing
 
 

@@ -24,11 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
+        p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs (or TASTEBUD_LOG=debug)")
         importlib.import_module(module).add_arguments(p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from tastebud import quiet
+
+    quiet.configure(quiet.verbose_requested(argv))  # before any sub-command imports TensorFlow
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if args.command and getattr(importlib.import_module(args._module), "ACCEPTS_BEAM_ARGS", False):

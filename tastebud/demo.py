@@ -27,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(configs.LOCAL_OUTPUT))
     parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too")
     args = parser.parse_args(argv)
+    from tastebud import quiet
+
+    quiet.configure(args.verbose or quiet.verbose_requested([]))
     out = Path(args.out).resolve()
     data = out / "data"
     started = time.monotonic()

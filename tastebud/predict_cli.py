@@ -1,4 +1,10 @@
-"""`tastebud predict IMAGE... (--model SERVING_DIR | --server HOST:PORT [--grpc])`."""
+"""`tastebud predict SOURCE... (--model SERVING_DIR | --server HOST:PORT [--grpc])`.
+
+Without --out: labels the image files given and prints a table (or JSON lines).
+With --out predictions.csv: batch labelling of files, folders and gs:// prefixes with
+Beam's RunInference (tastebud.batch_predict); unknown --flags go to Beam, so the same
+command runs on Dataflow.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,13 @@ import sys
 
 from pipeline.configs import MODEL_NAME
 
+ACCEPTS_BEAM_ARGS = True  # with --out: unknown --flags go to Beam (e.g. --runner=DataflowRunner --project=...)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("images", nargs="+", help="image files (JPEG, PNG, GIF, BMP, WebP)")
+    p.add_argument(
+        "images", nargs="+", metavar="SOURCE", help="image files; with --out also folders and gs:// prefixes"
+    )
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--model", help="serving dir (<output>/serving/<model_name>): newest version, in-process")
     where.add_argument("--server", help="TF Serving at HOST:PORT (REST port 8501, or gRPC port 8500 with --grpc)")
@@ -18,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", default=MODEL_NAME, help=f"model name on the server (default {MODEL_NAME})")
     p.add_argument("--batch-size", type=int, default=32, help="images per request (default 32)")
     p.add_argument("--json", action="store_true", help="one JSON object per image instead of a table")
+    p.add_argument("--out", help="batch mode: write predictions here (CSV, or JSON Lines with --format jsonl)")
+    p.add_argument("--format", default="csv", choices=["csv", "jsonl"], help="--out file format (default csv)")
 
 
 def format_table(predictions) -> str:
@@ -34,8 +46,41 @@ def format_table(predictions) -> str:
     return "\n".join(lines)
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    from data.accounting import AccountingError
+    from tastebud import batch_predict
+
+    if not args.model:
+        print("error: batch labelling (--out) runs the model in Beam: give --model SERVING_DIR", file=sys.stderr)
+        return 2
+    cfg = batch_predict.BatchConfig(args.images, args.model, args.out, args.format, beam_args=list(args.beam_args))
+    try:
+        summary = batch_predict.run(cfg)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except AccountingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{'label':<20} {'images':>7}")
+    for label, count in summary["labels"].items():
+        print(f"{label:<20} {count:>7}")
+    print(
+        f"input {summary['input']} = predicted {summary['predicted']} + rejected {summary['rejected']}"
+        f" + skipped {summary['skipped']}"
+    )
+    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from tastebud.clients import ServerError, make_client
+
+    if args.out:
+        return run_batch(args)
+    if args.beam_args:
+        print(f"error: unrecognized arguments: {' '.join(args.beam_args)} (Beam flags go with --out)", file=sys.stderr)
+        return 2
     from tastebud.requests_format import read_images
 
     try:

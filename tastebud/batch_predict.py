@@ -1,0 +1,241 @@
+"""Batch labelling with Apache Beam's RunInference: files, folders or gs:// prefixes -> CSV/JSONL.
+
+    list inputs (skipping system files, as `prepare` does) -> read + check each image
+      -> RunInference(KeyedModelHandler(ServingModelHandler)) in batches
+      -> predictions (CSV: key,label,score,<one column per class>; or JSON Lines)
+      -> rejected.csv (uri, reason) beside it
+then, on the launcher, the written rows are read back and `inputs = predicted + rejected`
+is checked (data.accounting), and the output is rewritten sorted by key.
+
+DirectRunner (in_memory) by default; `prepare`'s Beam flags send it to Dataflow.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import types
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from data import accounting, report, sources
+from data.prepare import check_runner, default_beam_args, read_input
+from data.progress import Progress
+from data.validate import DEFAULT_MAX_PIXELS, check_image
+from tastebud.inference import SERVING_SIGNATURE, latest_version
+from tastebud.requests_format import IMAGE_INPUT, KEY_INPUT
+
+MAX_BATCH_SIZE = 32  # images per model call, as in Transform and the serving graph
+
+
+def _tensorflow_handler_base() -> type:
+    """Beam's TFModelHandlerTensor, importable with TensorFlow 2.21.
+
+    Beam's tensorflow_inference module imports tensorflow_hub, and tensorflow_hub 0.16
+    imports `tf.compat.v1.estimator`, which TensorFlow removed in 2.16, so the import
+    fails. The handler only uses `hub.resolve()` to load Keras models by URL, which
+    ServingModelHandler replaces; when tensorflow_hub cannot be imported, a module with
+    that one function (returning the path unchanged) stands in for it.
+    """
+    try:
+        import tensorflow_hub  # noqa: F401
+    except ImportError:
+        shim = types.ModuleType("tensorflow_hub")
+        shim.resolve = lambda handle: handle
+        sys.modules["tensorflow_hub"] = shim
+    from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerTensor
+
+    return TFModelHandlerTensor
+FORMATS = ("csv", "jsonl")
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    sources: list[str]
+    model: str  # a serving dir (<output>/serving/<name>) or one version's folder
+    out: str  # predictions file; rejected.csv goes beside it
+    output_format: str = "csv"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    beam_args: list[str] = field(default_factory=list)
+
+
+def signature_inference(model, batch: Sequence, inference_args: dict, model_id: str | None = None):
+    """Beam's inference_fn: a batch of encoded images (scalar string tensors) -> the signature's outputs."""
+    import tensorflow as tf
+
+    images = tf.stack(batch)
+    keys = tf.fill(tf.shape(images), "")
+    outputs = model.signatures[SERVING_SIGNATURE](**{IMAGE_INPUT: images, KEY_INPUT: keys})
+    rows = {name: value.numpy() for name, value in outputs.items()}
+    return [
+        PredictionResult(example, {name: values[i] for name, values in rows.items()}, model_id)
+        for i, example in enumerate(batch)
+    ]
+
+
+class ServingModelHandler(_tensorflow_handler_base()):
+    """Beam's TensorFlow model handler for the pushed serving graph (image bytes in, label out).
+
+    The stock handler loads Keras models; the pushed model is a SavedModel whose
+    `serving_default` signature holds the whole graph (decode, backbone, head), so it is
+    loaded with `tf.saved_model.load` and called through that signature.
+    """
+
+    def __init__(self, model_dir: str):
+        super().__init__(
+            str(latest_version(model_dir)), inference_fn=signature_inference, max_batch_size=MAX_BATCH_SIZE
+        )
+
+    def load_model(self):
+        import tensorflow as tf
+
+        return tf.saved_model.load(self._model_uri)
+
+
+class ReadImage(beam.DoFn):
+    """(key, scalar string tensor) for a usable image, or a rejection with prepare's reason."""
+
+    REJECTED = "rejected"
+
+    def __init__(self, max_pixels: int):
+        self.max_pixels = max_pixels
+
+    def process(self, item: sources.LabelledImage):
+        import tensorflow as tf
+
+        data, reason = read_input(item.uri)
+        if data is not None:
+            check = check_image(data, self.max_pixels, item.uri)
+            reason = check.reason
+        if data is None or reason:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
+            return
+        yield item.uri, tf.constant(data)
+
+
+class ToRow(beam.DoFn):
+    """(key, PredictionResult) -> a dict row {key, label, score, scores{class: p}}; ticks progress."""
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def setup(self):
+        self.progress = Progress.shared("[predict] labelled {done} of {total} images ({rate:.1f} img/s)", self.total)
+
+    def process(self, element):
+        key, result = element
+        outputs = result.inference
+        classes = [c.decode() for c in outputs["classes"]]
+        scores = {c: float(s) for c, s in zip(classes, outputs["scores"], strict=True)}
+        self.progress.tick()
+        yield {"key": key, "label": outputs["label"].decode(), "score": float(outputs["score"]), "scores": scores}
+
+
+def format_line(row: dict, output_format: str, classes: list[str]) -> str:
+    if output_format == "jsonl":
+        return json.dumps(row, ensure_ascii=False)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(
+        [row["key"], row["label"], f"{row['score']:.6f}", *(f"{row['scores'][c]:.6f}" for c in classes)]
+    )
+    return buffer.getvalue()
+
+
+def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing) -> None:
+    read = (
+        p
+        | "ListInputs" >> beam.Create(listing.items, reshuffle=True)
+        | "ReadImage" >> beam.ParDo(ReadImage(cfg.max_pixels)).with_outputs(ReadImage.REJECTED, main="ok")
+    )
+    _ = (
+        read.ok
+        | "RunInference" >> RunInference(KeyedModelHandler(ServingModelHandler(cfg.model)))
+        | "ToRow" >> beam.ParDo(ToRow(len(listing.items)))
+        | "ToJson" >> beam.Map(json.dumps, ensure_ascii=False)
+        | "WritePredictions" >> beam.io.WriteToText(part_path(cfg.out), num_shards=1, shard_name_template="")
+    )
+    bad_rows = [(bad_row_key(cfg, b), b.reason) for b in listing.bad_rows]
+    _ = (
+        (p | "BadRows" >> beam.Create(bad_rows), read[ReadImage.REJECTED])
+        | "AllRejected" >> beam.Flatten()
+        | "RejectedList" >> beam.combiners.ToList()
+        | "WriteRejected" >> beam.Map(lambda rows: report.write_rows(beside(cfg.out, report.REJECTED_FILE), rows))
+    )
+
+
+def beside(out: str, name: str) -> str:
+    folder = out.rsplit("/", 1)[0] if "/" in out else "."
+    return f"{folder}/{name}"
+
+
+def part_path(out: str) -> str:
+    return f"{out}.part"  # the Beam job's unsorted JSON lines, replaced by the checked, sorted output
+
+
+def read_rows(path: str) -> list[dict]:
+    with FileSystems.open(path) as f:
+        return [json.loads(line) for line in f.read().decode("utf-8").splitlines() if line.strip()]
+
+
+def write_predictions(out: str, output_format: str, rows: list[dict]) -> None:
+    """The final file, sorted by key: CSV with a header (one column per class) or JSON Lines."""
+    rows = sorted(rows, key=lambda r: r["key"])
+    classes = list(rows[0]["scores"]) if rows else []
+    lines = [] if output_format == "jsonl" else [format_header(classes)]
+    lines += [format_line(row, output_format, classes) for row in rows]
+    report.write_text(out, "".join(f"{line}\n" for line in lines))
+    FileSystems.delete([part_path(out)])
+
+
+def format_header(classes: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(["key", "label", "score", *classes])
+    return buffer.getvalue()
+
+
+def run(cfg: BatchConfig) -> dict:
+    """Labels every image under cfg.sources; returns {input, predicted, rejected, skipped, labels}.
+
+    Raises:
+      FileNotFoundError: no model under cfg.model. ValueError: refused runner settings.
+      accounting.AccountingError: the written rows do not match the inputs listed.
+    """
+    if cfg.output_format not in FORMATS:
+        raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
+    model_version = latest_version(cfg.model)  # fails early, before any work, when there is no model
+    listing = sources.list_unlabelled(cfg.sources)
+    options = PipelineOptions(cfg.beam_args or default_beam_args())
+    check_runner(options)
+    print(f"[predict] {listing.total} inputs, model {model_version}", file=sys.stderr)
+    with beam.Pipeline(options=options) as p:
+        build_pipeline(p, cfg, listing)
+    rows = read_rows(part_path(cfg.out))
+    rejected = accounting.read_rejected(beside(cfg.out, report.REJECTED_FILE))
+    expected = [i.uri for i in listing.items] + [bad_row_key(cfg, b) for b in listing.bad_rows]
+    accounting.compare(expected, [r["key"] for r in rows] + [uri for uri, _ in rejected], job="predict")
+    write_predictions(cfg.out, cfg.output_format, rows)
+    report.write_rows(beside(cfg.out, report.SKIPPED_FILE), [(s.uri, s.reason) for s in listing.skipped])
+    return summarize(listing, rows, rejected)
+
+
+def bad_row_key(cfg: BatchConfig, row: sources.BadRow) -> str:
+    return accounting.bad_row_key(", ".join(cfg.sources), row)
+
+
+def summarize(listing: sources.Listing, rows: Iterable[dict], rejected: list) -> dict:
+    rows = list(rows)
+    return {
+        "input": listing.total,
+        "predicted": len(rows),
+        "rejected": len(rejected),
+        "skipped": len(listing.skipped),
+        "labels": dict(sorted(Counter(r["label"] for r in rows).items())),
+    }
