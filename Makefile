@@ -7,7 +7,7 @@ DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard image stress bench clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench clean-out
 
 setup:
 	@scripts/setup.sh
@@ -43,6 +43,9 @@ review: setup  ## HTML report of the latest evaluation under OUT
 
 tensorboard: setup  ## TensorBoard on the latest training run under OUT (loopback)
 	$(DEV) tastebud tensorboard --output $(OUT)
+
+notebook: setup  ## model_analysis.ipynb on the latest run under OUT, in Jupyter on 127.0.0.1 (prints the URL)
+	TASTEBUD_OUT=$(OUT) $(DEV) jupyter notebook --ip=127.0.0.1 --no-browser --notebook-dir=$(CURDIR) model_analysis.ipynb
 
 image:  ## the pipeline container for Vertex AI and Dataflow (needs a Docker engine)
 	docker build -t $(IMAGE) .

@@ -54,6 +54,8 @@ def _tensorflow_handler_base() -> type:
     from apache_beam.ml.inference.tensorflow_inference import TFModelHandlerTensor
 
     return TFModelHandlerTensor
+
+
 FORMATS = ("csv", "jsonl")
 
 
