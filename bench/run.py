@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import backbone_bench, pipeline_bench, serving_bench, transform_bench  # noqa: E402
+from bench import backbone_bench, batch_bench, pipeline_bench, serving_bench, transform_bench  # noqa: E402
 from bench.common import REPO, log, machine_facts, run_with_peak_rss, sample_images, variants, write_examples  # noqa: E402
 
 LABELS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "web": serving_bench.web(serving_dir, image),
             "in_process_p50_vs_raw": in_process["p50_ms"] / raw["p50_ms"],
         }
+        results["batch"] = batch_bench.run(str(serving_dir), 200 if args.quick else 1000)
     results["goals"] = goals(results)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import table
