@@ -85,6 +85,22 @@ def _from_tiff(data: bytes, name: str) -> str:
     return f"TIFF image: TensorFlow cannot decode it; {_EXPORT}"
 
 
+_DECODABLE_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+
+
+def decodable_signature(data: bytes) -> str | None:
+    """The TF-decodable format a file's first bytes claim (JPEG, PNG, GIF, BMP, WEBP), else None."""
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return next((name for magic, name in _DECODABLE_SIGNATURES if data.startswith(magic)), None)
+
+
 def identify_unsupported(data: bytes, name: str = "") -> str | None:
     """The reason a file in a known format TensorFlow cannot decode is rejected, else None.
 

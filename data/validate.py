@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from data.formats import identify_unsupported
+from data.formats import decodable_signature, identify_unsupported
 
 # Formats tf.io.decode_image reads (GIF: its first frame). Anything else is rejected:
 # the pipeline and the serving graph could not read it either.
@@ -79,6 +79,9 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "
     try:
         image_format, width, height = _read_header(data)
     except Exception:
+        claimed = decodable_signature(data)
+        if claimed:  # starts like a JPEG/PNG/... but its header cannot be read: cut short or damaged
+            return _reject(f"corrupt or truncated {claimed}: its header cannot be read")
         return _reject("not an image (unrecognised content)")
     problem = size_problem(width, height, max_pixels)
     if problem:
