@@ -238,3 +238,23 @@ def _key_of(serialized: bytes) -> str:
     import tensorflow as tf
 
     return tf.train.Example.FromString(serialized).features.feature["key"].bytes_list.value[0].decode()
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_not_ignored(tmp_path, monkeypatch):
+    """os.walk skips unreadable folders silently by default; the listing must report them."""
+    from data import sources
+
+    (tmp_path / "src" / "a").mkdir(parents=True)
+    (tmp_path / "src" / "a" / "x.jpg").write_bytes(_jpeg(7))
+    locked = tmp_path / "src" / "a" / "locked"
+    real_walk = os.walk
+
+    def walk_with_a_locked_folder(top, onerror=None, followlinks=False):
+        onerror(PermissionError(13, "Permission denied", str(locked)))
+        yield from real_walk(top, onerror=onerror, followlinks=followlinks)
+
+    monkeypatch.setattr(sources.os, "walk", walk_with_a_locked_folder)
+    listing = sources.list_folder(str(tmp_path / "src"))
+    assert [i.uri for i in listing.items] == [str(tmp_path / "src" / "a" / "x.jpg")]
+    assert listing.bad_rows == [sources.BadRow(f"folder {locked}", "unreadable folder: Permission denied")]
+    assert listing.total == 2
