@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
@@ -90,3 +92,18 @@ def compare(expected: list[str], found: list[str], job: str = "prepare") -> None
     missing, unexpected = expected_count - found_count, found_count - expected_count
     if missing or unexpected:
         raise AccountingError(sorted(missing.elements()), sorted(unexpected.elements()), job)
+
+
+def run_job(job: Callable, cfg) -> tuple[dict | None, int]:
+    """Runs `prepare` or batch `predict`: (summary, 0), or (None, exit code) after one `error:` line.
+
+    Bad input or settings (a missing source, refused runner flags) exit 2; lost data exits 1.
+    """
+    try:
+        return job(cfg), 0
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None, 2
+    except AccountingError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return None, 1

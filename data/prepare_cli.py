@@ -49,7 +49,7 @@ def format_summary(summary: dict) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from data import prepare, report
-    from data.accounting import AccountingError
+    from data.accounting import run_job
     from data.validate import DEFAULT_MAX_PIXELS
 
     if not 0.0 < args.eval_fraction < 1.0:
@@ -64,14 +64,9 @@ def run(args: argparse.Namespace) -> int:
         labels=_read_labels(args.labels) if args.labels else None,
         beam_args=list(args.beam_args),
     )
-    try:
-        summary = prepare.run(cfg)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except AccountingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    summary, code = run_job(prepare.run, cfg)
+    if summary is None:
+        return code
     print(format_summary(summary))
     print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(report.OUTPUT_FILES))
     if summary["rejected"]:

@@ -47,21 +47,16 @@ def format_table(predictions) -> str:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from data.accounting import AccountingError
+    from data.accounting import run_job
     from tastebud import batch_predict
 
     if not args.model:
         print("error: batch labelling (--out) runs the model in Beam: give --model SERVING_DIR", file=sys.stderr)
         return 2
     cfg = batch_predict.BatchConfig(args.images, args.model, args.out, args.format, beam_args=list(args.beam_args))
-    try:
-        summary = batch_predict.run(cfg)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except AccountingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    summary, code = run_job(batch_predict.run, cfg)
+    if summary is None:
+        return code
     print(f"{'label':<20} {'images':>7}")
     for label, count in summary["labels"].items():
         print(f"{label:<20} {count:>7}")
