@@ -8,8 +8,9 @@ Parsing: walk the JPEG's markers from SOI to the first APP1 segment that starts 
 "Exif\\0\\0" (stopping at SOS/EOI or anything malformed), read the TIFF header (byte order
 "II" or "MM", magic 42, IFD0 offset), then IFD0's 12-byte entries for tag 0x0112 of type
 SHORT and count 1. Every read is bounds-checked against the segment; any problem
-(not a JPEG, no Exif, truncated, lying offsets or counts, bad byte order, a value outside
-1..8) gives orientation 1, which leaves the pixels untouched.
+(not a JPEG, no Exif, truncated, an offset past the end, an entry count that does not fit
+the segment, a bad byte order or magic, a wrong type, a value outside 1..8) gives
+orientation 1, which leaves the pixels untouched.
 """
 
 from __future__ import annotations
@@ -80,8 +81,9 @@ def _orientation_in_tiff(data: _Bytes, tiff: tf.Tensor, end: tf.Tensor) -> tf.Te
     header_ok = ((order == _LITTLE) | (order == _BIG)) & (data.uint(tiff + 2, 2, little) == _TIFF_MAGIC)
     ifd = tiff + data.uint(tiff + 4, 4, little)
     count = data.uint(ifd, 2, little)
-    fits = tf.maximum((end - ifd - 2) // _ENTRY_BYTES, 0)  # a lying count cannot read past the segment
-    entries = ifd + 2 + _ENTRY_BYTES * tf.range(tf.where(header_ok & (ifd + 2 <= end), tf.minimum(count, fits), 0))
+    fits = (end - ifd - 2) // _ENTRY_BYTES  # entries that fit before the segment ends
+    trusted = header_ok & (ifd + 2 <= end) & (count <= fits)  # a lying count means a corrupt IFD: no entries
+    entries = ifd + 2 + _ENTRY_BYTES * tf.range(tf.where(trusted, count, 0))
     match = (
         (data.uint(entries, 2, little) == _ORIENTATION_TAG)
         & (data.uint(entries + 2, 2, little) == _SHORT)
