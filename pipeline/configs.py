@@ -48,6 +48,13 @@ HYPERPARAMETERS = {
 EVAL_ACCURACY_THRESHOLD = 0.8  # bless only at or above this eval accuracy
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
 
+# ---- the upload web page (tastebud serve; flags override) ----------------------------------
+# A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory.
+WEB_MAX_FILE_MB = 32.0  # largest accepted photo
+WEB_MAX_FILES = 16  # most photos per request
+WEB_MAX_REQUEST_MB = 64.0  # the whole request; raised to fit one file of the per-file limit
+WEB_MULTIPART_OVERHEAD_MB = 1.0  # room for the multipart framing around the largest file
+
 # ---- local runs ---------------------------------------------------------------------------
 LOCAL_OUTPUT = REPO / "out"
 # DirectRunner: in_memory runs everything in this process; TF's own threads already use

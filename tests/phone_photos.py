@@ -4,7 +4,8 @@
   EXIF Orientation `o`, so that a viewer (Pillow's exif_transpose) shows `image` again.
 * `with_app1(jpeg, payload)`: a JPEG with a hand-made APP1 segment, for corrupt Exif.
 * `tiff_block(...)`: a TIFF header + IFD0 with chosen (lying) fields.
-* `big_jpeg(image, width, height)`: a sample photo upscaled to phone-camera size.
+* `big_jpeg(image, width, height)`, `phone_48mp(image)`: sample photos at phone-camera size.
+* `HEIC_HEAD`: what an iPhone may upload instead of a JPEG.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import io
 import struct
 
-from PIL import Image
+from PIL import Image, ImageChops
 
 T = Image.Transpose
 # Pillow transpose that *stores* an upright photo under each orientation (the inverse of
@@ -85,6 +86,20 @@ def tiff_block(
     return b"Exif\x00\x00" + body + b"\x00\x00\x00\x00"
 
 
-def big_jpeg(image: Image.Image, width: int, height: int, quality: int = 90) -> bytes:
-    """`image` upscaled (bicubic) to width x height: the pixel count of a phone camera's photo."""
-    return jpeg(image.convert("RGB").resize((width, height), Image.Resampling.BICUBIC), quality=quality)
+def big_jpeg(image: Image.Image, width: int, height: int, quality: int = 90, grain: float = 0) -> bytes:
+    """`image` upscaled to width x height (a phone camera's pixel count). `grain` (Gaussian sigma in
+    8-bit levels) adds sensor-like noise, which makes the file as big as a phone's."""
+    big = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
+    if grain:
+        noise = Image.effect_noise((width, height), grain)  # centred on 128
+        big = ImageChops.add(big, Image.merge("RGB", [noise] * 3), 1.0, -128)
+    return jpeg(big, quality=quality)
+
+
+def phone_48mp(image: Image.Image) -> bytes:
+    """A 48-MP (8064 x 6048) JPEG of about 20 MB, as big as a phone's biggest."""
+    return big_jpeg(image, 8064, 6048, quality=95, grain=6)
+
+
+# The start of an iPhone HEIC: the ftyp box (brand heic, compatible mif1/heic), then a meta box.
+HEIC_HEAD = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00\x00\x00\x22meta" + bytes(30)
