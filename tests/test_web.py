@@ -211,5 +211,5 @@ def test_a_heic_upload_gets_415_naming_heic_and_what_to_do(web):
 
     response = web.post("/predict", files=[("files", ("IMG_0001.HEIC", HEIC_HEAD, "image/heic"))])
     assert response.status_code == 415, response.text
-    error = response.json()["error"]
-    assert "HEIC" in error and "image/jpeg" in error  # names the format and what the page accepts
+    reason = response.json()["error"].removeprefix("IMG_0001.HEIC: ")  # the file name would name HEIC anyway
+    assert "HEIC" in reason and "image/jpeg" in reason  # names the format and what the page accepts
