@@ -5,8 +5,9 @@ Both paths run these exact ops, so training and serving see identical pixels:
     decoded at 1/2, 1/4 or 1/8 scale in the DCT (tf.io.decode_jpeg's `ratio`), the
     largest that keeps the short side >= JPEG_MIN_SHORT_SIDE_FACTOR x the input size;
     then its EXIF orientation is applied (preprocessing/exif.py), so a phone's sideways
-    portrait is seen upright. A JPEG whose short side is below 2 x factor x size (895 px
-    for a 224-px backbone) decodes at full scale, exactly as tf.io.decode_image does.
+    portrait is seen upright. A JPEG whose short side is under 2 x factor x size - 1
+    (895 px for factor 2 and a 224-px backbone) decodes at full scale, exactly as
+    tf.io.decode_image does.
   * PNG, GIF (first frame), BMP, WebP: tf.io.decode_image, untouched.
 """
 
