@@ -39,17 +39,24 @@ def sideways_variants(images: list[bytes]) -> dict[str, list[bytes]]:
     return {"upright": list(images), "before": before, "after": after}
 
 
+def scores(predicted: dict[str, list[str]], labels: list[str]) -> dict:
+    """Accuracy of each variant, and how often the sideways labels equal the upright ones."""
+    result = {name: float(np.mean(np.array(predicted[name]) == np.array(labels))) for name in VARIANTS}
+    for name in ("before", "after"):
+        result[f"{name}_agrees"] = float(np.mean(np.array(predicted[name]) == np.array(predicted["upright"])))
+    return result
+
+
 def pushed_model(serving_dir: str, eval_rows: list[tuple[str, str, bytes]]) -> dict:
-    """Accuracy of the pushed model on the eval split: upright, sideways before, sideways after."""
+    """The pushed model on the eval split: upright, sideways before, sideways after."""
     from tastebud.clients import LocalClient
 
     client = LocalClient(serving_dir)
-    labels = [label for _, label, _ in eval_rows]
-    result = {"photos": len(eval_rows)}
+    predicted = {}
     for name, images in sideways_variants([data for _, _, data in eval_rows]).items():
         _, predictions = client.predict(images, [str(i) for i in range(len(images))])
-        result[name] = float(np.mean([p.label == want for p, want in zip(predictions, labels, strict=True)]))
-    return result
+        predicted[name] = [p.label for p in predictions]
+    return {"photos": len(eval_rows), **scores(predicted, [label for _, label, _ in eval_rows])}
 
 
 def embed(images: list[bytes], backbone_name: str = "efficientnet_lite0") -> np.ndarray:
@@ -77,9 +84,9 @@ def probe(rows: list[tuple[str, str, bytes]]) -> dict:
 
     labels = np.array([label for _, label, _ in rows])
     embeddings = {name: embed(images) for name, images in sideways_variants([d for _, _, d in rows]).items()}
-    correct = {name: 0 for name in VARIANTS}
+    predicted = {name: np.empty(len(rows), dtype=object) for name in VARIANTS}
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=0).split(labels, labels):
         model = LogisticRegression(C=PROBE_C, max_iter=5000).fit(embeddings["upright"][train], labels[train])
         for name in VARIANTS:
-            correct[name] += int(np.sum(model.predict(embeddings[name][test]) == labels[test]))
-    return {"photos": len(rows), "folds": FOLDS, **{name: correct[name] / len(rows) for name in VARIANTS}}
+            predicted[name][test] = model.predict(embeddings[name][test])
+    return {"photos": len(rows), "folds": FOLDS, **scores({k: list(v) for k, v in predicted.items()}, list(labels))}
