@@ -129,3 +129,13 @@ def test_big_jpegs_decode_scaled_and_oriented_close_to_a_full_decode(photo, widt
         decoded = upright_of(tf.constant(data))
         assert tuple(decoded.shape[:2]) == (-(-height // ratio), -(-width // ratio))
         assert np.abs(resized(tf.constant([data]))[0].numpy() - full).mean() < 2.0
+
+
+@pytest.mark.slow
+def test_a_200_mp_jpeg_that_tf_cannot_decode_whole_decodes_at_one_eighth(photo):
+    """16384 x 12288: TF's decoder refuses the full 604-MB output; the graph decodes it at 1/8."""
+    big = pp.big_jpeg(photo, 16384, 12288)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.io.decode_image(big, channels=3)
+    assert upright_of(tf.constant(big)).shape == (1536, 2048, 3)
+    assert resized(tf.constant([big])).shape == (1, SIZE, SIZE, 3)
