@@ -26,23 +26,25 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 SIDEWAYS = (6, 8, 3)
 FOLDS = 5
 PROBE_C = 1.0
-VARIANTS = ("upright", "before", "after")
+VARIANTS = ("upright", "reencoded", "before", "after")
 
 
 def sideways_variants(images: list[bytes]) -> dict[str, list[bytes]]:
-    """upright: the files as they are; after: stored sideways with the tag; before: the same pixels, no tag."""
+    """upright: the files as they are; reencoded: upright, cropped to 16-px blocks and re-encoded (the
+    control: what re-encoding alone changes); after: stored sideways with the tag; before: the same
+    pixels as after, without the tag."""
     from tests import phone_photos as pp
 
     uprights = [pp.open_photo(data) for data in images]
     after = [pp.stored_with_tag(im, SIDEWAYS[i % len(SIDEWAYS)]) for i, im in enumerate(uprights)]
     before = [pp.jpeg(pp.open_photo(data)) for data in after]
-    return {"upright": list(images), "before": before, "after": after}
+    return {"upright": list(images), "reencoded": [pp.jpeg(im) for im in uprights], "before": before, "after": after}
 
 
 def scores(predicted: dict[str, list[str]], labels: list[str]) -> dict:
     """Accuracy of each variant, and how often the sideways labels equal the upright ones."""
     result = {name: float(np.mean(np.array(predicted[name]) == np.array(labels))) for name in VARIANTS}
-    for name in ("before", "after"):
+    for name in VARIANTS[1:]:
         result[f"{name}_agrees"] = float(np.mean(np.array(predicted[name]) == np.array(predicted["upright"])))
     return result
 
