@@ -7,7 +7,7 @@ DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench bench-phone clean-out
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,9 @@ stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients,
 
 bench: setup  ## the benchmark suite; writes bench/results.json (not part of make test)
 	$(DEV) python -m bench.run
+
+bench-phone: setup  ## sideways-photo accuracy and big-JPEG decoding; writes bench/results_phone.json
+	$(DEV) python -m bench.phone
 
 demo: setup  ## prepare the bundled sample, run the local pipeline, show results
 	$(DEV) python -m tastebud.demo --out $(OUT)

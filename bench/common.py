@@ -34,13 +34,16 @@ def current_commit() -> str:
     """The checkout's commit, read from .git directly (git is not inside the environment's root)."""
     git = REPO / ".git"
     try:
+        if git.is_file():  # a worktree: .git names its own dir, whose "commondir" holds the refs
+            git = (REPO / git.read_text().split("gitdir:", 1)[1].strip()).resolve()
+        common = (git / (git / "commondir").read_text().strip()).resolve() if (git / "commondir").exists() else git
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head[:12]
         ref = head[5:]
-        if (git / ref).exists():
-            return (git / ref).read_text().strip()[:12]
-        for line in (git / "packed-refs").read_text().splitlines():
+        if (common / ref).exists():
+            return (common / ref).read_text().strip()[:12]
+        for line in (common / "packed-refs").read_text().splitlines():
             if line.endswith(" " + ref):
                 return line.split()[0][:12]
     except OSError:

@@ -25,6 +25,12 @@ LABELS_FILE = "dict.txt"
 BACKBONE = os.environ.get("TASTEBUD_BACKBONE", "inception_v3")  # the pipeline's default
 BACKBONE_WEIGHTS: str | None = None  # a weights file; None = the backbone's own resolution
 TRANSFORM_CHUNK_SIZE = 32  # images decoded and embedded per backbone call inside Transform
+# Decoding (preprocessing/images.py, the same ops in Transform and serving). A big JPEG is
+# decoded at 1/2, 1/4 or 1/8 scale in the DCT: the largest ratio that keeps its short side
+# at least this many times the backbone's input size (224 px -> full decode below 896 px).
+JPEG_MIN_SHORT_SIDE_FACTOR = 2
+JPEG_DECODE_RATIOS = (8, 4, 2, 1)  # the scales libjpeg offers, largest first
+EXIF_SCAN_BYTES = 1 << 20  # EXIF orientation is looked for in this many leading bytes of a JPEG
 
 # ---- Trainer: the head --------------------------------------------------------------
 TRAIN_STEPS = 300
@@ -41,6 +47,13 @@ HYPERPARAMETERS = {
 # ---- Evaluator: the blessing gate ------------------------------------------------------
 EVAL_ACCURACY_THRESHOLD = 0.8  # bless only at or above this eval accuracy
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
+
+# ---- the upload web page (tastebud serve; flags override) ----------------------------------
+# A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory.
+WEB_MAX_FILE_MB = 32.0  # largest accepted photo
+WEB_MAX_FILES = 16  # most photos per request
+WEB_MAX_REQUEST_MB = 64.0  # the whole request; raised to fit one file of the per-file limit
+WEB_MULTIPART_OVERHEAD_MB = 1.0  # room for the multipart framing around the largest file
 
 # ---- local runs ---------------------------------------------------------------------------
 LOCAL_OUTPUT = REPO / "out"

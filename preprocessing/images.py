@@ -1,21 +1,61 @@
 """Image decoding and resizing in TensorFlow, shared by the Transform graph and serving.
 
-Both paths run these exact ops, so training and serving see identical pixels. EXIF
-orientation is not applied (TensorFlow's decoders ignore it), consistently on both.
+Both paths run these exact ops, so training and serving see identical pixels:
+  * JPEG: the size is read from the header (tf.io.extract_jpeg_shape) and a big photo is
+    decoded at 1/2, 1/4 or 1/8 scale in the DCT (tf.io.decode_jpeg's `ratio`), the
+    largest that keeps the short side >= JPEG_MIN_SHORT_SIDE_FACTOR x the input size;
+    then its EXIF orientation is applied (preprocessing/exif.py), so a phone's sideways
+    portrait is seen upright. A JPEG whose short side is under 2 x factor x size - 1
+    (895 px for factor 2 and a 224-px backbone) decodes at full scale, exactly as
+    tf.io.decode_image does.
+  * PNG, GIF (first frame), BMP, WebP: tf.io.decode_image, untouched.
 """
 
 from __future__ import annotations
 
 import tensorflow as tf
 
+from pipeline import configs
+from preprocessing.exif import apply_orientation, exif_orientation
+
+_JPEG_MAGIC = b"\xff\xd8\xff"  # what tf.io.decode_image itself recognises as JPEG
+
+
+def jpeg_ratio(short_side: tf.Tensor, size: int, factor: int = configs.JPEG_MIN_SHORT_SIDE_FACTOR) -> tf.Tensor:
+    """int32 short side in pixels -> int32 index into JPEG_DECODE_RATIOS of the largest ratio r
+    with ceil(short_side / r) >= factor * size (the last, ratio 1, when none fits)."""
+    ratios = tf.constant(configs.JPEG_DECODE_RATIOS, tf.int32)
+    fits = (short_side + ratios - 1) // ratios >= factor * size
+    return tf.cast(tf.argmax(tf.concat([tf.cast(fits[:-1], tf.int32), [1]], 0)), tf.int32)
+
+
+def decode_jpeg_scaled(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Scalar JPEG bytes -> uint8 [height, width, 3], DCT-downscaled when far bigger than needed."""
+    shape = tf.io.extract_jpeg_shape(encoded)
+    index = jpeg_ratio(tf.minimum(shape[0], shape[1]), size)
+    branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in configs.JPEG_DECODE_RATIOS]
+    return tf.switch_case(index, branches)
+
+
+def decode_upright(encoded: tf.Tensor, size: int) -> tf.Tensor:
+    """Scalar encoded image -> uint8 [height, width, 3] as a viewer shows it (see the module doc)."""
+
+    def jpeg() -> tf.Tensor:
+        return apply_orientation(decode_jpeg_scaled(encoded, size), exif_orientation(encoded))
+
+    def other() -> tf.Tensor:
+        return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+    image = tf.cond(tf.strings.substr(encoded, 0, 3) == _JPEG_MAGIC, jpeg, other)
+    image.set_shape([None, None, 3])
+    return image
+
 
 def decode_and_resize(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
     """[batch] encoded images (JPEG/PNG/GIF/BMP/WebP) -> float32 [batch, size, size, 3] RGB in [0, 255]."""
 
     def one(encoded: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        image.set_shape([None, None, 3])
-        return tf.image.resize(image, [size, size], method="bilinear", antialias=True)
+        return tf.image.resize(decode_upright(encoded, size), [size, size], method="bilinear", antialias=True)
 
     return tf.map_fn(
         one, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32), parallel_iterations=8

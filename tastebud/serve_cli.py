@@ -1,10 +1,11 @@
-"""`tastebud serve (--model SERVING_DIR | --server HOST:PORT) [--host 127.0.0.1] [--port 8080]`."""
+"""`tastebud serve (--model SERVING_DIR | --server HOST:PORT) [--host 127.0.0.1] [--port 8080] [--max-file-mb 32]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from pipeline import configs
 from pipeline.configs import MODEL_NAME
 
 
@@ -16,8 +17,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", default=MODEL_NAME)
     p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--max-file-mb", type=float, default=10.0, help="largest accepted photo (default 10 MB)")
-    p.add_argument("--max-files", type=int, default=16, help="most photos per request (default 16)")
+    p.add_argument(
+        "--max-file-mb",
+        type=float,
+        default=configs.WEB_MAX_FILE_MB,
+        help=f"largest accepted photo in MB; fits a 48-MP phone JPEG (default {configs.WEB_MAX_FILE_MB:g})",
+    )
+    p.add_argument(
+        "--max-files", type=int, default=configs.WEB_MAX_FILES, help="most photos per request (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-request-mb",
+        type=float,
+        default=configs.WEB_MAX_REQUEST_MB,
+        help="largest request (all photos together, held in memory); never below one largest photo "
+        "(default %(default)s)",
+    )
     p.add_argument("--watch-seconds", type=float, default=2.0, help="how often to look for a newly pushed version")
 
 
@@ -36,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    limits = Limits(max_file_bytes=int(args.max_file_mb * 1024 * 1024), max_files=args.max_files)
+    limits = Limits.from_megabytes(args.max_file_mb, args.max_files, args.max_request_mb)
     app = create_app(client, limits)
     print(f"tastebud serving on http://{args.host}:{args.port}/ (model version {client.version() or '?'})")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", server_header=False)

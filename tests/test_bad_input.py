@@ -138,18 +138,6 @@ def test_missing_and_unreadable_paths_in_a_csv(tmp_path):
     assert rejected["a_folder.jpg"].startswith("unreadable") or rejected["a_folder.jpg"] == "file not found"
 
 
-def test_exif_orientation_is_ignored_the_same_way_everywhere(tmp_path):
-    """TF's decoders ignore EXIF orientation; training and serving share the decode, so they agree."""
-    image = Image.fromarray(PIXELS)
-    exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90° clockwise to display"
-    plain, tagged = _encode(image, "JPEG", quality=95), _encode(image, "JPEG", quality=95, exif=exif.tobytes())
-    assert plain != tagged
-    np.testing.assert_array_equal(
-        decode_and_resize(tf.constant([plain]), 40), decode_and_resize(tf.constant([tagged]), 40)
-    )
-
-
 def test_label_variants_empty_labels_unknown_labels_and_small_classes(tmp_path, capsys):
     for i in range(14):
         (tmp_path / f"{i}.jpg").write_bytes(_encode(Image.fromarray(np.roll(PIXELS, i, axis=0)), "JPEG"))

@@ -14,7 +14,7 @@ import pytest
 from tastebud import batch_predict
 from tastebud.cli import main as cli
 from tastebud.inference import LocalModel
-from tests.odd_files import heic_bytes
+from tests.phone_photos import HEIC_HEAD
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def photo_folder(tmp_path_factory, sample_dir) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(photo, target)
     (root / "notes.txt").write_text("not a photo\n")
-    (root / "IMG_0001.HEIC").write_bytes(heic_bytes())
+    (root / "IMG_0001.HEIC").write_bytes(HEIC_HEAD)
     (root / "cut.jpg").write_bytes(next(root.glob("*.jpg")).read_bytes()[:3000])
     (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
     (root / "__MACOSX").mkdir()

@@ -20,7 +20,7 @@ from PIL import Image
 
 from data import accounting, prepare
 from tastebud.cli import main as cli
-from tests.odd_files import heic_bytes
+from tests.phone_photos import HEIC_HEAD
 
 N_PHOTOS, N_CLASSES = 1000, 10
 
@@ -106,7 +106,7 @@ def messy_phone_folder(tmp_path) -> Path:
         "crème brûlée/IMG_0001.jpg": _jpeg(1),
         "crème brûlée/2024 trip/IMG_0002.jpg": _jpeg(2),
         "crème brûlée/2024 trip/day 2/IMG_0003.jpg": _jpeg(3),
-        "crème brûlée/IMG_0004.HEIC": heic_bytes(),
+        "crème brûlée/IMG_0004.HEIC": HEIC_HEAD,
         "crème brûlée/export.avif": _encode("AVIF"),
         "crème brûlée/scan.tiff": _encode("TIFF"),
         "crème brûlée/._IMG_0001.jpg": b"\x00\x05\x16\x07AppleDouble",

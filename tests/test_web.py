@@ -17,7 +17,6 @@ from tastebud.clients import LocalClient
 from tastebud.web.app import SECURITY_HEADERS, create_app
 from tastebud.web.uploads import Limits
 from tests.conftest import eval_examples
-from tests.odd_files import heic_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -86,14 +85,6 @@ def test_bad_uploads_get_a_4xx_json_reason(web, files, status, reason):
     assert reason in response.json()["error"]
 
 
-def test_heic_upload_gets_415_naming_heic_and_what_to_do(web):
-    """Safari on an iPhone can send the HEIC original; say what it is, not just 'not an image'."""
-    response = web.post("/predict", files=[("files", ("IMG_0001.HEIC", heic_bytes(), "image/heic"))])
-    assert response.status_code == 415
-    error = response.json()["error"]
-    assert "HEIC photo (iPhone's default)" in error and "export as JPEG" in error
-
-
 def test_truncated_jpeg_is_rejected_not_crashed(web, photo):
     response = web.post("/predict", files=[("files", ("cut.jpg", photo[1][:2000], "image/jpeg"))])
     assert response.status_code == 400 and "cut.jpg" in response.json()["error"]
@@ -149,3 +140,59 @@ def test_new_pushed_version_is_picked_up_without_dropping_requests(flowers, phot
     assert client.version() == "200"
     assert web.get("/healthz").json()["model_version"] == "200"
     assert failures == []
+
+
+# ---- phone photos: the upload limit flag, 48-MP JPEGs, HEIC --------------------------------
+
+
+def _serve_limits(*flags: str) -> Limits:
+    """The Limits `tastebud serve` builds from its flags (defaults when none)."""
+    import argparse
+
+    from tastebud import serve_cli
+
+    parser = argparse.ArgumentParser()
+    serve_cli.add_arguments(parser)
+    args = parser.parse_args(["--model", "unused", *flags])
+    return Limits.from_megabytes(args.max_file_mb, args.max_files, args.max_request_mb)
+
+
+def test_upload_limit_flag_defaults_fit_a_20_mb_phone_photo_and_the_request_fits_the_file():
+    default = _serve_limits()
+    assert default.max_file_bytes >= 20 * 1024 * 1024
+    assert default.max_request_bytes > default.max_file_bytes
+    raised = _serve_limits("--max-file-mb", "100", "--max-request-mb", "10")
+    assert raised.max_file_bytes == 100 * 1024 * 1024
+    assert raised.max_request_bytes > raised.max_file_bytes  # a request can always carry one largest file
+    assert _serve_limits("--max-file-mb", "5").max_file_bytes == 5 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def phone_photo(photo) -> bytes:
+    from tests.phone_photos import open_photo, phone_48mp
+
+    return phone_48mp(open_photo(photo[1]))
+
+
+def test_a_48_mp_20_mb_phone_jpeg_is_accepted_with_the_default_flags(local_client, phone_photo, photo):
+    assert len(phone_photo) >= 20 * 1024 * 1024 and len(phone_photo) <= _serve_limits().max_file_bytes
+    web = TestClient(create_app(local_client, _serve_limits()))
+    response = web.post("/predict", files=[("files", ("phone.jpg", phone_photo, "image/jpeg"))])
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"][0]["label"] == photo[0]
+
+
+def test_a_photo_over_the_flag_limit_is_refused_with_413(local_client, phone_photo):
+    web = TestClient(create_app(local_client, _serve_limits("--max-file-mb", "16")))
+    response = web.post("/predict", files=[("files", ("phone.jpg", phone_photo, "image/jpeg"))])
+    assert response.status_code == 413 and "exceeds the limit" in response.json()["error"]
+
+
+def test_a_heic_upload_gets_415_naming_heic_and_what_to_do(web):
+    from tests.phone_photos import HEIC_HEAD
+
+    response = web.post("/predict", files=[("files", ("IMG_0001.HEIC", HEIC_HEAD, "image/heic"))])
+    assert response.status_code == 415, response.text
+    reason = response.json()["error"].removeprefix("IMG_0001.HEIC: ")  # the file name would name HEIC anyway
+    assert "HEIC" in reason and "image/jpeg" in reason  # names the format and what the page accepts
+    assert "HEIC photo (iPhone's default)" in reason and "export as JPEG" in reason  # and what to do

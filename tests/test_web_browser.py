@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+PHONE = {"width": 390, "height": 844}
 EVIL_NAME = '"><script>window.pwned=1</script><img src=x onerror="window.pwned=2">.jpg'
 
 
@@ -50,15 +51,26 @@ def server_url(flowers):
 
 
 @pytest.fixture()
-def page():
+def browser():
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"Chromium not found at {CHROMIUM}; make setup installs Debian's chromium into the environment")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser.new_page(viewport={"width": 1000, "height": 900})
+        yield browser
         browser.close()
+
+
+@pytest.fixture()
+def page(browser):
+    return browser.new_page(viewport={"width": 1000, "height": 900})
+
+
+@pytest.fixture()
+def phone(browser):
+    """Chromium's device emulation of a 390 x 844 phone screen (CSS pixels, 3x density, touch)."""
+    return browser.new_page(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
 
 
 def test_upload_a_photo_and_read_the_label(server_url, page, flowers, artifacts_dir):
@@ -82,3 +94,49 @@ def test_upload_a_photo_and_read_the_label(server_url, page, flowers, artifacts_
     assert len(cards[0].query_selector_all(".bar")) == 5
     assert "answered by model version" in page.inner_text("#status")
     page.screenshot(path=str(artifacts_dir / "web_upload.png"), full_page=True)
+
+
+def _open(page, server_url) -> None:
+    page.goto(server_url)
+    page.wait_for_function("document.getElementById('model-version').textContent !== 'loading…'")
+
+
+def test_the_page_fits_a_phone_screen(server_url, phone, flowers, artifacts_dir):
+    """390 x 844: file picker, result card and score bars readable with no sideways scrolling."""
+    _, label, image = eval_examples(flowers["data"])[4]
+    _open(phone, server_url)
+    long_name = "IMG_20260101_120000_portrait_mode_" + "x" * 40 + ".jpg"
+    phone.set_input_files("#files", files=[{"name": long_name, "mimeType": "image/jpeg", "buffer": image}])
+    phone.wait_for_selector(".card .bar", timeout=60_000)
+    assert phone.inner_text(".card .label") == label
+    assert phone.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    for selector in ("#drop", "#files", ".card", ".preview", ".filename", ".bar", ".bar .track", ".bar span"):
+        for element in phone.query_selector_all(selector):
+            box = element.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (selector, box)
+    tracks = [t.bounding_box()["width"] for t in phone.query_selector_all(".bar .track")]
+    assert len(tracks) == 5 and min(tracks) >= 48  # the bars themselves are visible, not squeezed away
+    font_sizes = "els => els.map(e => getComputedStyle(e).fontSize)"
+    sizes = phone.eval_on_selector_all(".bar span, .filename, #drop", font_sizes)
+    assert min(float(s.rstrip("px")) for s in sizes) >= 12  # readable text
+    phone.screenshot(path=str(artifacts_dir / "web_phone.png"), full_page=True)
+
+
+def test_large_uploads_show_progress(server_url, page, flowers):
+    """A 12-MP photo sent over a link throttled to 2 MB/s: the page shows how much has gone."""
+    from tests.phone_photos import big_jpeg, open_photo
+
+    _, label, image = eval_examples(flowers["data"])[4]
+    big = big_jpeg(open_photo(image), 4032, 3024, quality=95, grain=6)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    throttle = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 2 * 1024 * 1024}
+    _open(page, server_url)
+    cdp.send("Network.emulateNetworkConditions", throttle)
+    page.set_input_files("#files", files=[{"name": "phone.jpg", "mimeType": "image/jpeg", "buffer": big}])
+    page.wait_for_selector("#progress:not([hidden])", timeout=10_000)
+    shows_progress = r"/uploading [0-9.]+ of [0-9.]+ MB \([0-9]+%\)/.test(document.querySelector('#status').innerText)"
+    page.wait_for_function(shows_progress)
+    page.wait_for_selector(".card .bar", timeout=60_000)
+    assert page.inner_text(".card .label") == label
+    assert page.is_hidden("#progress")

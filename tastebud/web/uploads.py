@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.formats import identify_unsupported
 from data.validate import DEFAULT_MAX_PIXELS
+from pipeline import configs
 
 # Magic numbers of the formats the serving graph decodes.
 _SIGNATURES = (
@@ -16,14 +16,27 @@ _SIGNATURES = (
     (b"BM", "image/bmp"),
 )
 ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp")
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
 class Limits:
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_files: int = 16
-    max_request_bytes: int = 50 * 1024 * 1024  # the whole multipart body, held in memory
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    """Upload limits in bytes, files and pixels. The request limit is never below one full-size file."""
+
+    max_file_bytes: int = int(configs.WEB_MAX_FILE_MB * MB)
+    max_files: int = configs.WEB_MAX_FILES
+    max_request_bytes: int = int(configs.WEB_MAX_REQUEST_MB * MB)  # the whole multipart body, held in memory
+    max_pixels: int = DEFAULT_MAX_PIXELS  # the same limit `tastebud prepare` applies
+
+    def __post_init__(self) -> None:
+        room = self.max_file_bytes + int(configs.WEB_MULTIPART_OVERHEAD_MB * MB)
+        if self.max_request_bytes < room:
+            object.__setattr__(self, "max_request_bytes", room)
+
+    @classmethod
+    def from_megabytes(cls, file_mb: float, files: int, request_mb: float) -> Limits:
+        """The flags of `tastebud serve` (MB = 2**20 bytes)."""
+        return cls(max_file_bytes=int(file_mb * MB), max_files=files, max_request_bytes=int(request_mb * MB))
 
 
 class UploadError(ValueError):
@@ -42,18 +55,21 @@ def sniff_type(data: bytes) -> str | None:
 
 
 def check_upload(filename: str, data: bytes, limits: Limits) -> None:
-    """Raises UploadError (with an HTTP status) for a file the model must not see."""
+    """Raises UploadError (with an HTTP status) for a file the model must not see.
+
+    A file of an unsupported type gets a 415 with data.validate's own reason (which names
+    the format it recognised, e.g. HEIC) and the list of accepted types.
+    """
     from data.validate import check_image
 
     if not data:
         raise UploadError(400, f"{filename}: empty file")
     if len(data) > limits.max_file_bytes:
         raise UploadError(413, f"{filename}: {len(data)} bytes exceeds the limit of {limits.max_file_bytes}")
-    if sniff_type(data) is None:
-        named = identify_unsupported(data, filename)  # HEIC, AVIF, RAW...: say what it is and what to do
-        raise UploadError(
-            415, f"{filename}: {named or 'not a supported image'} (accepted: {', '.join(ACCEPTED_TYPES)})"
-        )
     check = check_image(data, limits.max_pixels)  # the same check `tastebud prepare` applies
+    if sniff_type(data) is None:
+        reason = check.reason or "not decodable by the model"
+        accepted = ", ".join(ACCEPTED_TYPES)
+        raise UploadError(415, f"{filename}: not a supported image: {reason} (accepted: {accepted})")
     if not check.ok:
         raise UploadError(400 if "too large" not in check.reason else 413, f"{filename}: {check.reason}")

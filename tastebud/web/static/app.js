@@ -48,16 +48,40 @@ function fillCard(card, prediction) {
   }
 }
 
+// Large phone photos take a while to send: show how much of the upload has gone.
+function showProgress(loaded, total) {
+  const bar = $("progress");
+  bar.hidden = false;
+  bar.max = total;
+  bar.value = loaded;
+  const mb = (n) => (n / 1048576).toFixed(1);
+  setStatus("uploading " + mb(loaded) + " of " + mb(total) + " MB (" + Math.round((100 * loaded) / total) + "%)…", false);
+}
+
+// POST the form with XMLHttpRequest (fetch cannot report upload progress).
+function send(form) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/predict");
+    xhr.responseType = "json";
+    xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) showProgress(e.loaded, e.total); });
+    xhr.upload.addEventListener("load", () => setStatus("upload done; asking the model…", false));
+    xhr.addEventListener("load", () => resolve({ ok: xhr.status >= 200 && xhr.status < 300, status: xhr.status, body: xhr.response || {} }));
+    xhr.addEventListener("error", () => reject(new Error("network error")));
+    xhr.send(form);
+  });
+}
+
 async function upload(files) {
   if (!files.length) return;
   const cards = Array.from(files, addCard);
   $("results").prepend(...cards);  // newest upload first, in the order chosen
   const form = new FormData();
   for (const file of files) form.append("files", file, file.name);
-  setStatus("asking the model about " + files.length + " photo(s)…", false);
+  setStatus("sending " + files.length + " photo(s)…", false);
   try {
-    const response = await fetch("/predict", { method: "POST", body: form });
-    const body = await response.json();
+    const response = await send(form);
+    const body = response.body;
     if (!response.ok) {
       cards.forEach((c) => { c.querySelector(".label").textContent = "rejected"; c.classList.add("error-text"); });
       setStatus(body.error || "the server refused the upload (" + response.status + ")", true);
@@ -68,6 +92,8 @@ async function upload(files) {
     setStatus("answered by model version " + body.model_version, false);
   } catch (e) {
     setStatus("request failed: " + e, true);
+  } finally {
+    $("progress").hidden = true;
   }
 }
 
