@@ -128,9 +128,13 @@ class ComponentProgress(logging.Handler):
 
     @classmethod
     def install(cls, verbose: bool) -> ComponentProgress:
+        from absl import logging as absl_logging
+
         handler = cls()
+        # absl's verbosity flag, not just the logger's level: TensorFlow's SavedModel code
+        # lowers it and restores the flag's value while saving, which would drop INFO for good.
+        absl_logging.set_verbosity(absl_logging.INFO)
         absl_logger = logging.getLogger("absl")
-        absl_logger.setLevel(logging.INFO)
         absl_logger.addHandler(handler)
         if not verbose:  # INFO records now exist; keep all but errors from other handlers
             absl_logger.propagate = False
