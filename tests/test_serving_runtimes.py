@@ -251,3 +251,18 @@ def test_inception_v3_model_answers_as_in_process(runtime, inception):
         _, grpc_ = GrpcClient(f"127.0.0.1:{server.grpc_port}", MODEL_NAME, batch_size=3).predict(images, keys)
     _assert_scores_match(local, rest)
     _assert_scores_match(local, grpc_)
+
+
+@pytest.mark.slow
+def test_webp_photos_work_in_process_but_not_in_the_serving_runtimes(standin, flowers, flower_photos):
+    """The known gap (README): TF 2.21's DecodeImage reads WebP, 2.19's and 2.15's do not."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(flower_photos[0][0])).save(buffer, "WEBP")
+    _, local = LocalClient(flowers["serving"]).predict([buffer.getvalue()], ["photo.webp"])
+    assert local[0].label in local[0].scores
+    status, answer = _http(standin.rest_port, "POST", PREDICT, _rest_body([buffer.getvalue()], ["photo.webp"]))
+    assert status == 400 and "Unknown image file format. One of JPEG, PNG, GIF, BMP required" in answer["error"]
