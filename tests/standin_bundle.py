@@ -102,9 +102,6 @@ class Bundle:
         sig = self.signature(signature_name, code="INVALID_ARGUMENT")
         return {k: tf.as_dtype(v.dtype).as_numpy_dtype for k, v in sig.inputs.items()}
 
-    def output_dtypes(self, signature_name: str) -> dict[str, tf.DType]:
-        return {k: tf.as_dtype(v.dtype) for k, v in self.signature(signature_name).outputs.items()}
-
     def run(self, signature_name: str, inputs: dict[str, np.ndarray], output_filter=()) -> dict[str, np.ndarray]:
         """Feeds `inputs` (alias -> array, batch first) to the signature's tensors in the
         one session; returns alias -> array for every output, or those in output_filter."""

@@ -25,7 +25,7 @@ from tensorflow_serving.apis import get_model_metadata_pb2, predict_pb2, predict
 from tastebud.clients import GrpcClient, LocalClient, RestClient
 from tastebud.inference import latest_version
 from tests.conftest import MODEL_NAME, eval_examples
-from tests.serving_runtimes import TF_SERVING, runtimes, serving, vertex_runtime, vertex_tf_version
+from tests.serving_runtimes import TF_SERVING, runtime_python, runtimes, serving, vertex_runtime, vertex_tf_version
 
 RUNTIME_IDS = ["tf_serving", "vertex"]
 
@@ -69,6 +69,19 @@ def test_vertex_image_in_configs_has_a_serving_runtime():
     lock = Path(__file__).resolve().parents[1] / f"requirements-serving-{version}.lock"
     assert f"tensorflow-cpu=={version}" in lock.read_text().lower().replace("_", "-")
     assert TF_SERVING in runtimes()
+
+
+def test_a_runtime_that_cannot_exist_skips_with_setups_reason_and_a_missing_one_fails(tmp_path, monkeypatch):
+    folder = tmp_path / "serving-9.9.9-abc"
+    monkeypatch.setenv("TASTEBUD_SERVING_ENVS", f"9.9.9={folder}")
+    with pytest.raises(pytest.fail.Exception, match="is not built; run 'make setup'"):
+        runtime_python("9.9.9")
+    Path(f"{folder}.unavailable").write_text("no Python 3.9-3.12 runs inside the project's environment\n")
+    with pytest.raises(pytest.skip.Exception, match="cannot be built here: no Python 3.9-3.12 runs inside"):
+        runtime_python("9.9.9")
+    (folder / "venv" / "bin").mkdir(parents=True)
+    (folder / ".complete").touch()
+    assert runtime_python("9.9.9") == folder / "venv" / "bin" / "python"
 
 
 @pytest.mark.parametrize("runtime", RUNTIME_IDS)
