@@ -115,7 +115,7 @@ build_serving_env() {  # build_serving_env VERSION DIR: a venv with requirements
   [ -f "$dir/.complete" ] && return 0
   rm -rf "$dir" "$dir.unavailable"
   if ! py="$(serving_python)"; then
-    echo "no Python 3.9-3.12 runs inside the project's environment (looked for \$HOME/.pyenv/versions/3.{11,12,10,9}.*$([ "$TASTEBUD_ENV_KIND" = venv ] && echo ' and python3.X on PATH'); set TASTEBUD_SERVING_PYTHON to one); TensorFlow $version has no wheels for other Pythons" >"$dir.unavailable"
+    echo "no Python 3.9-3.12 runs inside the project's environment (looked for $HOME/.pyenv/versions/3.{11,12,10,9}.*$([ "$TASTEBUD_ENV_KIND" = venv ] && echo ' and python3.X on PATH'); set TASTEBUD_SERVING_PYTHON to one); TensorFlow $version has no wheels for other Pythons" >"$dir.unavailable"
     say "WARNING: serving runtime TF $version not built: $(cat "$dir.unavailable"). Its tests will skip."
     return 0
   fi
