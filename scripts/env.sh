@@ -43,4 +43,17 @@ else
   TASTEBUD_VENV="/opt/tastebud/venv-$TASTEBUD_REQ_HASH"
 fi
 TASTEBUD_VENV_ON_HOST="$TASTEBUD_ROOT$TASTEBUD_VENV"
-export TASTEBUD_REPO TASTEBUD_HOME TASTEBUD_ENV_KIND TASTEBUD_ROOT TASTEBUD_VENV
+
+# Serving runtimes (requirements-serving-<tf version>.lock): small venvs with TF Serving's
+# and Vertex AI's TensorFlow, for tests/tf_serving_standin.py. Each lives in
+# $TASTEBUD_HOME/serving-<version>-<hash>/ (complete when it holds .complete; where no
+# suitable Python exists, <that dir>.unavailable says why). Same paths inside the root,
+# since $HOME is bind-mounted there. "VERSION=DIR VERSION=DIR ..." for the tests.
+TASTEBUD_SERVING_ENVS=""
+for _tb_lock in "$TASTEBUD_REPO"/requirements-serving-*.lock; do
+  [ -f "$_tb_lock" ] || continue
+  _tb_v="$(basename "$_tb_lock" .lock)"; _tb_v="${_tb_v#requirements-serving-}"
+  TASTEBUD_SERVING_ENVS="$TASTEBUD_SERVING_ENVS${TASTEBUD_SERVING_ENVS:+ }$_tb_v=$TASTEBUD_HOME/serving-$_tb_v-$(_tb_hash "$_tb_lock")"
+done
+unset _tb_lock _tb_v
+export TASTEBUD_REPO TASTEBUD_HOME TASTEBUD_ENV_KIND TASTEBUD_ROOT TASTEBUD_VENV TASTEBUD_SERVING_ENVS

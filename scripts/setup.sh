@@ -95,6 +95,43 @@ build_venv() {
   touch "$host_venv/.complete"
 }
 
+serving_python() {
+  # A Python 3.9-3.12 (TF 2.15/2.19 have wheels for those only) that runs where the tests
+  # run. Inside the root only $HOME and the repo's parent are visible, so there it must
+  # live under $HOME (e.g. pyenv's); the host's /usr/bin pythons are not reachable.
+  local v py
+  if [ -n "${TASTEBUD_SERVING_PYTHON:-}" ]; then echo "$TASTEBUD_SERVING_PYTHON"; return 0; fi
+  for v in 3.11 3.12 3.10 3.9; do
+    for py in $(ls -d "$HOME"/.pyenv/versions/"$v".*/bin/python"$v" 2>/dev/null | sort -rV) \
+              $([ "$TASTEBUD_ENV_KIND" = venv ] && command -v "python$v"); do
+      if in_env "$py" -c 'import ctypes, ssl, sqlite3, venv' >/dev/null 2>&1; then echo "$py"; return 0; fi
+    done
+  done
+  return 1
+}
+
+build_serving_env() {  # build_serving_env VERSION DIR: a venv with requirements-serving-VERSION.lock
+  local version="$1" dir="$2" lock="$TASTEBUD_REPO/requirements-serving-$1.lock" py started
+  [ -f "$dir/.complete" ] && return 0
+  rm -rf "$dir" "$dir.unavailable"
+  if ! py="$(serving_python)"; then
+    echo "no Python 3.9-3.12 runs inside the project's environment (looked for $HOME/.pyenv/versions/3.{11,12,10,9}.*$([ "$TASTEBUD_ENV_KIND" = venv ] && echo ' and python3.X on PATH'); set TASTEBUD_SERVING_PYTHON to one); TensorFlow $version has no wheels for other Pythons" >"$dir.unavailable"
+    say "WARNING: serving runtime TF $version not built: $(cat "$dir.unavailable"). Its tests will skip."
+    return 0
+  fi
+  say "creating the TF $version serving environment $dir with $py (about a minute, once per lock file)"
+  started=$SECONDS
+  in_env /bin/sh -c "'$py' -m venv '$dir/venv' && '$dir/venv/bin/pip' install -q --no-deps -r '$lock' \
+      && '$dir/venv/bin/python' -c 'import grpc, tensorflow as tf, tensorflow_serving.apis.prediction_service_pb2_grpc; assert tf.__version__ == \"$version\", tf.__version__'" \
+    >"$TASTEBUD_HOME/pip-serving-$version.log" 2>&1 \
+    || { tail -n 20 "$TASTEBUD_HOME/pip-serving-$version.log" >&2
+         fail "could not build the TF $version serving environment; see $TASTEBUD_HOME/pip-serving-$version.log" \
+              "check that PyPI is reachable (and PIP_CERT names your proxy's CA), then re-run 'make setup'."; }
+  say "TF $version serving environment ready in $((SECONDS - started)) s, $(du -sh "$dir" | cut -f1)"
+  touch "$dir/.complete"
+}
+
 [ "$TASTEBUD_ENV_KIND" = chroot ] && build_root
 build_venv
+for entry in $TASTEBUD_SERVING_ENVS; do build_serving_env "${entry%%=*}" "${entry#*=}"; done
 say "ready: $TASTEBUD_ENV_KIND environment, venv $TASTEBUD_VENV${TASTEBUD_ROOT:+ in $TASTEBUD_ROOT}"

@@ -85,3 +85,37 @@ def flowers(tmp_path_factory) -> dict:
         versions_after_first=versions_after_first,
         latest_version=serving_versions(output / "serving" / MODEL_NAME)[-1],
     )
+
+
+@pytest.fixture(scope="session")
+def inception(tmp_path_factory, sample_dir) -> dict:
+    """Inception-v3 through the whole pipeline, from a weights file written here.
+
+    The file holds random weights (genuine ImageNet weights cannot be downloaded here),
+    which exercises the loading path; the accuracy gate is lowered so it can be pushed.
+    20 daisy and 20 tulip photos, 50 training steps."""
+    import tf_keras
+
+    root = tmp_path_factory.mktemp("inception")
+    weights = root / "inception_v3_notop.h5"
+    tf_keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg").save_weights(str(weights))
+    subset = root / "photos"
+    for label in ("daisy", "tulips"):
+        (subset / label).mkdir(parents=True)
+        for photo in sorted((sample_dir / label).glob("*.jpg"))[:20]:
+            (subset / label / photo.name).write_bytes(photo.read_bytes())
+    data = prepare_data(subset, root / "data")
+    flags = ["--backbone", "inception_v3", "--backbone-weights", str(weights), "--train-steps", "50"]
+    runs, _ = run_pipeline(data, root / "out", *flags, "--min-accuracy", "0.0")
+    return dict(runs=runs, data=data, serving=root / "out" / "serving" / MODEL_NAME)
+
+
+@pytest.fixture(scope="session", params=["tf_serving", "vertex"])
+def standin(request, flowers):
+    """The flowers model in tests/tf_serving_standin.py, once per serving runtime:
+    TF Serving's TensorFlow and the Vertex image's (tests/serving_runtimes.py)."""
+    from tests.serving_runtimes import TF_SERVING, serving, vertex_runtime
+
+    version = TF_SERVING if request.param == "tf_serving" else vertex_runtime()
+    with serving(version, MODEL_NAME, flowers["serving"]) as server:
+        yield server

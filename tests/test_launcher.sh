@@ -28,6 +28,8 @@ check "python and packages come from the environment" \
 check "the tastebud command is on PATH" ./dev tastebud --help
 check "exit codes pass through" bash -c './dev sh -c "exit 7"; [ $? = 7 ]'
 check "./dev inside ./dev runs in the same environment" ./dev ./dev python -c "import sys; assert sys.prefix == '$TASTEBUD_VENV'"
+check "every serving runtime is built, or setup wrote why it cannot be" ./dev bash -c \
+  '[ -n "$TASTEBUD_SERVING_ENVS" ] && for e in $TASTEBUD_SERVING_ENVS; do [ -f "${e#*=}/.complete" ] || [ -f "${e#*=}.unavailable" ] || exit 1; done'
 check "a second make setup is a quick no-op" bash -c 'start=$(date +%s); scripts/setup.sh && [ $(( $(date +%s) - start )) -lt 30 ]'
 check "no mounts left behind after the calls" bash -c "! grep -q ' ${TASTEBUD_ROOT:-/nonexistent}/' /proc/self/mounts"
 rm -rf "$tmp"

@@ -94,34 +94,10 @@ def test_model_trained_on_shuffled_labels_is_not_blessed_nor_pushed(flowers, tmp
     assert serving_versions(serving) == before
 
 
-def test_inception_v3_with_a_local_weights_file_runs_end_to_end(tmp_path, sample_dir):
-    """Inception-v3 through the whole pipeline, from a weights file the test writes.
-
-    The file holds random weights (genuine ImageNet weights cannot be downloaded here),
-    which exercises the loading path; the accuracy gate is lowered so it can be pushed.
-    """
-    import tf_keras
-
-    weights = tmp_path / "inception_v3_notop.h5"
-    tf_keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg").save_weights(str(weights))
-    subset = tmp_path / "photos"
-    for label in ("daisy", "tulips"):
-        (subset / label).mkdir(parents=True)
-        for photo in sorted((sample_dir / label).glob("*.jpg"))[:20]:
-            (subset / label / photo.name).write_bytes(photo.read_bytes())
-    data = prepare_data(subset, tmp_path / "data")
-    runs, _ = run_pipeline(
-        data,
-        tmp_path / "out",
-        "--backbone",
-        "inception_v3",
-        "--backbone-weights",
-        str(weights),
-        "--train-steps",
-        "50",
-        "--min-accuracy",
-        "0.0",
-    )
+def test_inception_v3_with_a_local_weights_file_runs_end_to_end(inception):
+    """Inception-v3 (random weights from a local file) through the whole pipeline; see
+    the `inception` fixture. tests/test_serving_runtimes.py serves its pushed model."""
+    runs = inception["runs"]
     assert all(r.state == "COMPLETE" for r in runs.values()), {k: r.state for k, r in runs.items()}
     transformed = tf.io.gfile.glob(runs["Transform"].output("transformed_examples").uri + "/Split-train/*")
     record = next(iter(tf.data.TFRecordDataset(transformed, compression_type="GZIP")))

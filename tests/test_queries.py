@@ -1,7 +1,9 @@
 """Queries against the pushed model: in-process, TF Serving REST and gRPC, the CLI.
 
 TF Serving itself cannot run here; tests/tf_serving_standin.py speaks its REST and
-gRPC protocols over loopback, backed by the same SavedModel (see its docstring).
+gRPC protocols over loopback, backed by the same SavedModel loaded as TF Serving loads
+it, in TF Serving's TensorFlow (2.19.1) and in the Vertex image's (2.15.1): the
+`standin` fixture (conftest.py) runs every test here once per runtime.
 """
 
 from __future__ import annotations
@@ -15,15 +17,8 @@ import pytest
 from tastebud.cli import main as cli
 from tastebud.clients import GrpcClient, LocalClient, RestClient, ServerError
 from tests.conftest import MODEL_NAME, eval_examples
-from tests.tf_serving_standin import TfServingStandin
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def standin(flowers):
-    with TfServingStandin(MODEL_NAME, flowers["serving"]) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
