@@ -1,0 +1,137 @@
+"""The Tuner component's tuner_fn: a bounded KerasTuner search for the head.
+
+Every trial scores one set of hyperparameters (hidden units, including 0 = no hidden
+layer; dropout; L2; learning rate) by stratified k-fold cross-validation on the TRAIN
+split's embeddings, loaded into memory once (Transform already computed them, so a
+fit takes about a second). Each fold trains for up to TUNER_MAX_EPOCHS and records the
+held-out accuracy after every epoch; the trial's epochs are the peak of the mean curve
+(early stopping chosen by cross-validation) and its score is the accuracy there. The
+eval split is never read: it stays the Evaluator's.
+
+The oracle is KerasTuner's random search with two changes: the first trial is the
+defaults in configs.SEARCH_SPACE, and no trial starts once the time budget is spent.
+Trials are in the Tuner's `tuner_results` artefact (tuner_results.json) and its log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import keras_tuner
+import numpy as np
+import tensorflow_transform as tft
+from keras_tuner.engine import base_tuner
+from keras_tuner.src.engine import trial as trial_module
+from tfx import v1 as tfx
+
+from models.head import CurveTrainer, load_embeddings
+from pipeline import configs
+
+OBJECTIVE = "cv_accuracy"
+
+
+def search_space(space: dict = configs.SEARCH_SPACE, max_epochs: int = configs.TUNER_MAX_EPOCHS):
+    """KerasTuner hyperparameters: each knob a Choice with its default; epochs filled in per trial."""
+    hp = keras_tuner.HyperParameters()
+    for name, (choices, default) in space.items():
+        hp.Choice(name, choices, default=default, ordered=True)
+    hp.Fixed("epochs", max_epochs)  # replaced by the epochs the trial's CV curve peaks at
+    return hp
+
+
+class BudgetedRandomSearch(keras_tuner.oracles.RandomSearchOracle):
+    """Random search whose first trial is the defaults and which stops after `budget_s` seconds."""
+
+    def __init__(self, budget_s: float, **kwargs):
+        super().__init__(**kwargs)
+        self.budget_s, self.started = budget_s, None
+
+    def populate_space(self, trial_id):
+        if self.started is None:
+            self.started = time.monotonic()
+            return {"status": trial_module.TrialStatus.RUNNING, "values": self.hyperparameters.values.copy()}
+        if time.monotonic() - self.started > self.budget_s:
+            logging.info("tuner: time budget of %.0f s spent after %d trials", self.budget_s, len(self.trials) - 1)
+            return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+        return super().populate_space(trial_id)
+
+    def _compute_values_hash(self, values):
+        """Duplicates are judged without "epochs", which each trial fills in after sampling."""
+        return super()._compute_values_hash({k: v for k, v in values.items() if k != "epochs"})
+
+
+def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold number [n] for label indices y [n]: each class dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(y), dtype=np.int64)
+    offset = 0
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        folds[members] = (np.arange(len(members)) + offset) % k
+        offset += len(members)  # so small classes do not all start in fold 0
+    return folds
+
+
+def cv_curve(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
+    """Mean held-out accuracy after each epoch [epochs], over the folds."""
+    trainer = CurveTrainer(x.shape[1], num_classes, hp)
+    curves = [trainer.curve(x[folds != f], y[folds != f], x[folds == f], y[folds == f]) for f in np.unique(folds)]
+    return np.mean(curves, axis=0)
+
+
+class HeadTuner(base_tuner.BaseTuner):
+    """Scores each trial by k-fold CV of models.head's procedure; fit args: x [n, d], y [n]."""
+
+    def __init__(self, num_classes: int, folds: int, fixed: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.folds, self.fixed = num_classes, folds, fixed
+
+    def run_trial(self, trial, x: np.ndarray, y: np.ndarray) -> dict:
+        started = time.monotonic()
+        hp = {**self.fixed, **trial.hyperparameters.values}
+        folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
+        curve = cv_curve(x, y, self.num_classes, hp, folds)
+        best = int(np.argmax(curve))  # the first epoch count reaching the peak
+        trial.hyperparameters.values["epochs"] = best + 1
+        logging.info(
+            "tuner: trial %s %s -> CV accuracy %.3f at %d epochs (%.1f s)",
+            trial.trial_id,
+            trial.hyperparameters.values,
+            curve[best],
+            best + 1,
+            time.monotonic() - started,
+        )
+        return {OBJECTIVE: float(curve[best])}
+
+
+def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
+    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s, seed."""
+    s = {
+        "folds": configs.TUNER_FOLDS,
+        "max_trials": configs.TUNER_MAX_TRIALS,
+        "budget_s": configs.TUNER_BUDGET_SECONDS,
+        "seed": configs.TUNER_SEED,
+        **(settings or {}),
+    }
+    oracle = BudgetedRandomSearch(
+        budget_s=s["budget_s"],
+        objective=keras_tuner.Objective(OBJECTIVE, "max"),
+        max_trials=s["max_trials"],
+        seed=s["seed"],
+        hyperparameters=search_space(),
+        tune_new_entries=False,
+        allow_new_entries=False,
+    )
+    fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
+    return HeadTuner(num_classes, s["folds"], fixed, oracle=oracle, directory=directory, project_name="head")
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+    """TFX's entry point: the tuner and the train split's embeddings to search on."""
+    config = fn_args.custom_config or {}
+    transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
+    logging.info("tuner: %d train embeddings of size %d", *x.shape)
+    tuner = make_tuner(len(config["labels"]), fn_args.working_dir, config.get("tuner"))
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y})
