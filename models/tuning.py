@@ -15,12 +15,12 @@ Trials are in the Tuner's `tuner_results` artefact (tuner_results.json) and its 
 
 from __future__ import annotations
 
-import logging
 import time
 
 import keras_tuner
 import numpy as np
 import tensorflow_transform as tft
+from absl import logging
 from keras_tuner.engine import base_tuner
 from keras_tuner.src.engine import trial as trial_module
 from tfx import v1 as tfx

@@ -84,7 +84,7 @@ class BlessingBar:
             )
         return (
             f"the lowest accuracy a one-sided binomial test on {n} eval photos finds better than the baseline "
-            f"rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.4f} at the bar)"
+            f"rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.3g} at the bar)"
         )
 
 

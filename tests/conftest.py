@@ -46,12 +46,18 @@ def prepare_data(source: Path | str, out: Path) -> Path:
 
 def run_pipeline(data: Path, output: Path, *extra: str) -> tuple[dict, float]:
     """local_runner.py as the README runs it; returns this run's components from ML Metadata."""
+    runs, elapsed, _ = run_pipeline_with_output(data, output, *extra)
+    return runs, elapsed
+
+
+def run_pipeline_with_output(data: Path, output: Path, *extra: str) -> tuple[dict, float, str]:
+    """run_pipeline, plus what local_runner.py printed (its summary and the blessing explanation)."""
     from pipeline import results
 
     started = time.monotonic()
-    run_python("local_runner.py", "--data", str(data), "--output", str(output), *extra)
+    proc = run_python("local_runner.py", "--data", str(data), "--output", str(output), *extra)
     elapsed = time.monotonic() - started
-    return results.component_runs(results.sqlite_store(str(output / "metadata.sqlite"))), elapsed
+    return results.component_runs(results.sqlite_store(str(output / "metadata.sqlite"))), elapsed, proc.stdout
 
 
 def serving_versions(serving: Path) -> list[str]:
