@@ -7,7 +7,7 @@ DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard image stress bench clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard image stress bench bench-head clean-out
 
 setup:
 	@scripts/setup.sh
@@ -34,6 +34,9 @@ stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients,
 
 bench: setup  ## the benchmark suite; writes bench/results.json (not part of make test)
 	$(DEV) python -m bench.run
+
+bench-head: setup  ## 5-fold CV: the head (with its Tuner) vs a logistic-regression probe, on OUT's embeddings
+	$(DEV) python -m bench.head_cv --output $(OUT)
 
 demo: setup  ## prepare the bundled sample, run the local pipeline, show results
 	$(DEV) python -m tastebud.demo --out $(OUT)

@@ -79,3 +79,15 @@ def test_unbalanced_majority_answer_is_not_blessed_and_label_change_is_said(ten)
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert "baseline rate 0.800" in stdout and "needed: at least 38 of 40" in stdout
     assert "label set changed" in stdout and "latest_blessed_model_resolver" not in runs
+    # The review of that run: the bar, the baseline rate, the class-size warning, no comparison.
+    from tastebud.review import build_review, text_summary
+    from tastebud.review_html import render
+
+    review = build_review(str(ten["output"]))
+    assert not review.blessed and review.bar.needed_correct == 38
+    assert any("unbalanced classes: 'tasty' has 160" in w for w in review.warnings)
+    assert "label set changed" in review.plan.reason and not review.evaluation.has_baseline
+    text = text_summary(review)
+    assert "balanced accuracy" in text and "macro-F1" in text and "baseline rate 0.800" in text
+    html = render(review)
+    assert 'id="bar">0.950<' in html and 'id="baseline-rate">0.800<' in html and "label set changed" in html
