@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow_transform as tft
 from absl import logging
 from keras_tuner.engine import base_tuner
-from keras_tuner.src.engine import trial as trial_module
+from keras_tuner.engine import trial as trial_module
 from tfx import v1 as tfx
 
 from models.head import CurveTrainer, load_embeddings
@@ -106,12 +106,13 @@ class HeadTuner(base_tuner.BaseTuner):
 
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
-    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s, seed."""
+    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s, seed, max_epochs."""
     s = {
         "folds": configs.TUNER_FOLDS,
         "max_trials": configs.TUNER_MAX_TRIALS,
         "budget_s": configs.TUNER_BUDGET_SECONDS,
         "seed": configs.TUNER_SEED,
+        "max_epochs": configs.TUNER_MAX_EPOCHS,
         **(settings or {}),
     }
     oracle = BudgetedRandomSearch(
@@ -119,7 +120,7 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         objective=keras_tuner.Objective(OBJECTIVE, "max"),
         max_trials=s["max_trials"],
         seed=s["seed"],
-        hyperparameters=search_space(),
+        hyperparameters=search_space(max_epochs=s["max_epochs"]),
         tune_new_entries=False,
         allow_new_entries=False,
     )
