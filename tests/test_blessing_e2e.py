@@ -4,6 +4,9 @@
 * the same photos with shuffled labels, same pipeline root: nothing is pushed;
 * two indistinguishable classes, 80/20, into the same root (so the label set changes):
   always answering the majority is not blessed, and the comparison is skipped and said so.
+
+The first run uses every default; the other two cap the Tuner at 10 s (QUICK_TUNER) to
+keep the suite short: their verdicts come from the bar, which tuning cannot move.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tests import synthetic
 from tests.conftest import prepare_data, run_pipeline_with_output, serving_versions
 
 pytestmark = pytest.mark.slow
+QUICK_TUNER = ("--tuner-budget", "10")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def test_ten_classes_with_shuffled_labels_push_nothing(ten):
     data = prepare_data(shuffled, ten["root"] / "data_shuffled")
     serving = ten["output"] / "serving" / "tastebud"
     before = serving_versions(serving)
-    runs, _, stdout = run_pipeline_with_output(data, ten["output"], "--backbone", "efficientnet_lite0")
+    runs, _, stdout = run_pipeline_with_output(data, ten["output"], "--backbone", "efficientnet_lite0", *QUICK_TUNER)
     assert runs["Evaluator"].output("blessing").properties["blessed"] == 0
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert serving_versions(serving) == before
@@ -74,7 +78,7 @@ def test_unbalanced_majority_answer_is_not_blessed_and_label_change_is_said(ten)
     run_python("-m", "tastebud", "prepare", str(csv_path), "--out", str(data), "--eval-fraction", "0.2")
     bar = compute_bar(_eval_counts(data))
     assert (bar.eval_count, bar.baseline_rate, bar.needed_correct) == (40, 0.8, 38)
-    runs, _, stdout = run_pipeline_with_output(data, ten["output"], "--backbone", "efficientnet_lite0")
+    runs, _, stdout = run_pipeline_with_output(data, ten["output"], "--backbone", "efficientnet_lite0", *QUICK_TUNER)
     assert runs["Evaluator"].output("blessing").properties["blessed"] == 0
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert "baseline rate 0.800" in stdout and "needed: at least 38 of 40" in stdout
