@@ -69,7 +69,7 @@ def test_ten_classes_with_shuffled_labels_push_nothing(ten):
     assert "NOT blessed" in stdout and "needed: at least" in stdout and "--significance" in stdout
 
 
-def test_unbalanced_majority_answer_is_not_blessed_and_label_change_is_said(ten):
+def test_unbalanced_majority_answer_is_not_blessed_and_label_change_is_said(ten, artifacts_dir):
     rows = synthetic.indistinct_classes(ten["root"] / "blobs", {"tasty": 160, "not tasty": 40})
     csv_path = synthetic.write_csv(rows, ten["root"] / "blobs.csv")
     data = ten["root"] / "data_blobs"
@@ -83,6 +83,7 @@ def test_unbalanced_majority_answer_is_not_blessed_and_label_change_is_said(ten)
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert "baseline rate 0.800" in stdout and "needed: at least 38 of 40" in stdout
     assert "label set changed" in stdout and "latest_blessed_model_resolver" not in runs
+    (artifacts_dir / "unbalanced_runner_output.txt").write_text(stdout)
     # The review of that run: the bar, the baseline rate, the class-size warning, no comparison.
     from tastebud.review import build_review, text_summary
     from tastebud.review_html import render
