@@ -94,6 +94,7 @@ def accuracy_bar(args: argparse.Namespace) -> float:
     """
     import tensorflow as tf
 
+    from pipeline.baseline import summary_counts
     from pipeline.blessing import compute_bar
 
     source = args.summary_file or f"{args.data}/{configs.SUMMARY_FILE}"
@@ -101,7 +102,7 @@ def accuracy_bar(args: argparse.Namespace) -> float:
         if "://" in source and not args.submit:
             raise FileNotFoundError("not read in a dry run")
         with tf.io.gfile.GFile(source) as f:
-            counts = {label: int(c["eval"]) for label, c in json.load(f)["classes"].items()}
+            counts = summary_counts(json.load(f))
     except Exception as e:
         print(
             f"note: no eval counts from {source} ({e}); the bar is only --min-accuracy "

@@ -35,11 +35,16 @@ def _summary(data_dir: str) -> dict | None:
         return json.load(f)
 
 
+def summary_counts(summary: dict, splits: tuple[str, ...] = ("eval",)) -> dict[str, int]:
+    """{label: photos in these splits} from a summary.json's content."""
+    return {label: sum(int(c[split]) for split in splits) for label, c in summary["classes"].items()}
+
+
 def eval_counts(data_dir: str) -> dict[str, int]:
     """{label: eval photos}; from summary.json, else by reading DATA_DIR/eval/*."""
     summary = _summary(data_dir)
     if summary is not None:
-        return {label: int(c["eval"]) for label, c in summary["classes"].items()}
+        return summary_counts(summary)
     from data.examples import read_examples
 
     counts: dict[str, int] = {}
@@ -53,7 +58,7 @@ def class_counts(data_dir: str) -> dict[str, int] | None:
     summary = _summary(data_dir)
     if summary is None:
         return None
-    return {label: int(c["train"]) + int(c["eval"]) for label, c in summary["classes"].items()}
+    return summary_counts(summary, ("train", "eval"))
 
 
 def latest_blessed_labels(metadata_path: str) -> list[str] | None:
