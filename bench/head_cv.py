@@ -19,6 +19,7 @@ import argparse
 import json
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,14 +76,14 @@ def head_seed(x, y, x_test, y_test, num_classes) -> float:
 def early_stopping(x, y, x_test, y_test, num_classes) -> float:
     """The search space's defaults; epochs = the peak of held-out accuracy on a 20% slice of train."""
     from models.head import CurveTrainer, fit_head
-    from models.tuning import stratified_folds
+    from models.tuning import best_epoch, stratified_folds
     from pipeline import configs
 
     hp = {**configs.HYPERPARAMETERS, **{k: d for k, (_, d) in configs.SEARCH_SPACE.items()}}
     hp["epochs"] = configs.TUNER_MAX_EPOCHS
     held_out = stratified_folds(y, 5, SEED) == 0
     curve = CurveTrainer(x.shape[1], num_classes, hp).curve(x[~held_out], y[~held_out], x[held_out], y[held_out])
-    hp["epochs"] = int(np.argmax(curve)) + 1
+    hp["epochs"] = best_epoch(curve, configs.TUNER_SELECT_BY) + 1
     return _accuracy(fit_head(x, y, num_classes, hp), x_test, y_test)
 
 
@@ -90,6 +91,7 @@ def probe(x, y, x_test, y_test, num_classes) -> float:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+    warnings.filterwarnings("ignore", message="Unknown solver options")  # SciPy vs scikit-learn's lbfgs call
     search = GridSearchCV(
         LogisticRegression(max_iter=3000),
         {"C": PROBE_C},

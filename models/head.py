@@ -45,7 +45,8 @@ class CurveTrainer:
     """fit_head's procedure as one compiled graph, for cross-validation: fast, no Keras fit loop.
 
     Per epoch: a seeded shuffle, minibatches of hp["batch_size"] (the last one partial),
-    Adam on mean cross-entropy + L2, then held-out accuracy in one forward pass. The
+    Adam on mean cross-entropy + L2, then held-out accuracy and cross-entropy in one
+    forward pass. The
     graph is traced once per hyperparameter set; each fold restarts from the same
     initial weights and a zeroed optimizer.
     """
@@ -63,7 +64,7 @@ class CurveTrainer:
     def _epochs(self, x, y, x_held_out, y_held_out):
         n, batch = tf.shape(x)[0], self.hp["batch_size"]
         loss_fn = tf_keras.losses.SparseCategoricalCrossentropy()
-        curve = tf.TensorArray(tf.float32, size=self.hp["epochs"])
+        curve = tf.TensorArray(tf.float32, size=self.hp["epochs"], element_shape=[2])
         for epoch in tf.range(self.hp["epochs"]):
             order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=[self.hp["seed"], epoch])
             for start in tf.range(0, n, batch):
@@ -73,12 +74,15 @@ class CurveTrainer:
                     loss += tf.add_n(self.model.losses) if self.model.losses else 0.0
                 variables = self.model.trainable_variables
                 self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            predicted = tf.argmax(self.model(x_held_out, training=False), axis=1)
-            curve = curve.write(epoch, tf.reduce_mean(tf.cast(predicted == y_held_out, tf.float32)))
+            scores = self.model(x_held_out, training=False)
+            accuracy = tf.reduce_mean(tf.cast(tf.argmax(scores, axis=1) == y_held_out, tf.float32))
+            curve = curve.write(epoch, tf.stack([accuracy, loss_fn(y_held_out, scores)]))
         return curve.stack()
 
     def curve(self, x: np.ndarray, y: np.ndarray, x_held_out: np.ndarray, y_held_out: np.ndarray) -> np.ndarray:
-        """Trains from the initial weights on (x [n, d], y [n]); held-out accuracy after each epoch [epochs]."""
+        """Trains from the initial weights on (x [n, d], y [n]).
+
+        Returns [epochs, 2]: held-out accuracy and mean cross-entropy after each epoch."""
         for variable, value in zip(self.model.variables, self.initial, strict=True):
             variable.assign(value)
         for variable in self.optimizer.variables():

@@ -28,7 +28,7 @@ from tfx import v1 as tfx
 from models.head import CurveTrainer, load_embeddings
 from pipeline import configs
 
-OBJECTIVE = "cv_accuracy"
+OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # configs.TUNER_SELECT_BY
 
 
 def search_space(space: dict = configs.SEARCH_SPACE, max_epochs: int = configs.TUNER_MAX_EPOCHS):
@@ -74,35 +74,41 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def cv_curve(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
-    """Mean held-out accuracy after each epoch [epochs], over the folds."""
+    """Mean held-out [accuracy, cross-entropy] after each epoch [epochs, 2], over the folds."""
     trainer = CurveTrainer(x.shape[1], num_classes, hp)
     curves = [trainer.curve(x[folds != f], y[folds != f], x[folds == f], y[folds == f]) for f in np.unique(folds)]
     return np.mean(curves, axis=0)
 
 
+def best_epoch(curve: np.ndarray, select_by: str) -> int:
+    """Index of the first epoch with the lowest held-out loss (or highest accuracy) in curve [epochs, 2]."""
+    return int(np.argmin(curve[:, 1]) if select_by == "loss" else np.argmax(curve[:, 0]))
+
+
 class HeadTuner(base_tuner.BaseTuner):
     """Scores each trial by k-fold CV of models.head's procedure; fit args: x [n, d], y [n]."""
 
-    def __init__(self, num_classes: int, folds: int, fixed: dict, **kwargs):
+    def __init__(self, num_classes: int, folds: int, fixed: dict, select_by: str, **kwargs):
         super().__init__(**kwargs)
-        self.num_classes, self.folds, self.fixed = num_classes, folds, fixed
+        self.num_classes, self.folds, self.fixed, self.select_by = num_classes, folds, fixed, select_by
 
     def run_trial(self, trial, x: np.ndarray, y: np.ndarray) -> dict:
         started = time.monotonic()
         hp = {**self.fixed, **trial.hyperparameters.values}
         folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
         curve = cv_curve(x, y, self.num_classes, hp, folds)
-        best = int(np.argmax(curve))  # the first epoch count reaching the peak
+        best = best_epoch(curve, self.select_by)
         trial.hyperparameters.values["epochs"] = best + 1
         logging.info(
-            "tuner: trial %s %s -> CV accuracy %.3f at %d epochs (%.1f s)",
+            "tuner: trial %s %s -> CV accuracy %.3f, loss %.3f at %d epochs (%.1f s)",
             trial.trial_id,
             trial.hyperparameters.values,
-            curve[best],
+            curve[best, 0],
+            curve[best, 1],
             best + 1,
             time.monotonic() - started,
         )
-        return {OBJECTIVE: float(curve[best])}
+        return {"cv_accuracy": float(curve[best, 0]), "cv_loss": float(curve[best, 1])}
 
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
@@ -113,11 +119,12 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         "budget_s": configs.TUNER_BUDGET_SECONDS,
         "seed": configs.TUNER_SEED,
         "max_epochs": configs.TUNER_MAX_EPOCHS,
+        "select_by": configs.TUNER_SELECT_BY,
         **(settings or {}),
     }
     oracle = BudgetedRandomSearch(
         budget_s=s["budget_s"],
-        objective=keras_tuner.Objective(OBJECTIVE, "max"),
+        objective=keras_tuner.Objective(*OBJECTIVES[s["select_by"]]),
         max_trials=s["max_trials"],
         seed=s["seed"],
         hyperparameters=search_space(max_epochs=s["max_epochs"]),
@@ -125,7 +132,9 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         allow_new_entries=False,
     )
     fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
-    return HeadTuner(num_classes, s["folds"], fixed, oracle=oracle, directory=directory, project_name="head")
+    return HeadTuner(
+        num_classes, s["folds"], fixed, s["select_by"], oracle=oracle, directory=directory, project_name="head"
+    )
 
 
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:

@@ -38,7 +38,9 @@ def test_search_starts_from_the_defaults_and_picks_epochs_by_cv(tmp_path):
     assert {k: v for k, v in trials[0].hyperparameters.values.items() if k != "epochs"} == defaults
     best = tuner.get_best_hyperparameters()[0].values
     assert 1 <= best["epochs"] <= 12 and best["hidden_units"] in (0, 64, 256)
-    assert tuner.oracle.get_best_trials(1)[0].score > 0.9  # well-separated blobs
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    assert best_trial.metrics.get_last_value("cv_accuracy") > 0.9  # well-separated blobs
+    assert best_trial.score == best_trial.metrics.get_last_value("cv_loss")  # selected by held-out loss
     saved = list(tmp_path.rglob("trial.json"))  # inspectable: KerasTuner's record of every trial
     assert len(saved) == 3 and "cv_accuracy" in saved[0].read_text()
 
