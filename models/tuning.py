@@ -74,10 +74,21 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def cv_curve(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
-    """Mean held-out [accuracy, cross-entropy] after each epoch [epochs, 2], over the folds."""
+    """Held-out [accuracy, cross-entropy] after each epoch, per fold: [folds, epochs, 2]."""
     trainer = CurveTrainer(x.shape[1], num_classes, hp)
     curves = [trainer.curve(x[folds != f], y[folds != f], x[folds == f], y[folds == f]) for f in np.unique(folds)]
-    return np.mean(curves, axis=0)
+    return np.array(curves)
+
+
+def simplest_within_one_se(trials: list) -> object:
+    """Breiman's one-standard-error rule: of the trials whose CV loss is within one standard
+    error of the lowest, the simplest (no or fewer hidden units, then more L2, then more dropout).
+    On small data CV losses are noisy; this keeps a random trial's luck from beating the defaults."""
+    best = min(trials, key=lambda t: t.metrics.get_last_value("cv_loss"))
+    limit = best.metrics.get_last_value("cv_loss") + best.metrics.get_last_value("cv_loss_se")
+    eligible = [t for t in trials if t.metrics.get_last_value("cv_loss") <= limit]
+    values = lambda t: t.hyperparameters.values  # noqa: E731
+    return min(eligible, key=lambda t: (values(t)["hidden_units"], -values(t)["l2"], -values(t)["dropout"]))
 
 
 def best_epoch(curve: np.ndarray, select_by: str) -> int:
@@ -96,8 +107,10 @@ class HeadTuner(base_tuner.BaseTuner):
         started = time.monotonic()
         hp = {**self.fixed, **trial.hyperparameters.values}
         folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
-        curve = cv_curve(x, y, self.num_classes, hp, folds)
+        per_fold = cv_curve(x, y, self.num_classes, hp, folds)
+        curve = per_fold.mean(axis=0)
         best = best_epoch(curve, self.select_by)
+        loss_se = float(per_fold[:, best, 1].std() / np.sqrt(len(per_fold)))
         trial.hyperparameters.values["epochs"] = best + 1
         logging.info(
             "tuner: trial %s %s -> CV accuracy %.3f, loss %.3f at %d epochs (%.1f s)",
@@ -108,7 +121,15 @@ class HeadTuner(base_tuner.BaseTuner):
             best + 1,
             time.monotonic() - started,
         )
-        return {"cv_accuracy": float(curve[best, 0]), "cv_loss": float(curve[best, 1])}
+        return {"cv_accuracy": float(curve[best, 0]), "cv_loss": float(curve[best, 1]), "cv_loss_se": loss_se}
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list:
+        """By loss: the one-standard-error choice first, then the rest by score (TFX keeps the first)."""
+        ranked = self.oracle.get_best_trials(len(self.oracle.trials))
+        if self.select_by == "loss" and ranked:
+            chosen = simplest_within_one_se(ranked)
+            ranked = [chosen] + [t for t in ranked if t is not chosen]
+        return [t.hyperparameters for t in ranked[:num_trials]]
 
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
