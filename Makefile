@@ -7,7 +7,7 @@ DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
 
-.PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench bench-phone clean-out
+.PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench bench-phone bench-head clean-out
 
 setup:
 	@scripts/setup.sh
@@ -37,6 +37,9 @@ bench: setup  ## the benchmark suite; writes bench/results.json (not part of mak
 
 bench-phone: setup  ## sideways-photo accuracy and big-JPEG decoding; writes bench/results_phone.json
 	$(DEV) python -m bench.phone
+
+bench-head: setup  ## 5-fold CV: the head (with its Tuner) vs a logistic-regression probe, on OUT's embeddings
+	$(DEV) python -m bench.head_cv --output $(OUT)
 
 demo: setup  ## prepare the bundled sample, run the local pipeline, show results
 	$(DEV) python -m tastebud.demo --out $(OUT)

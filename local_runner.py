@@ -28,14 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output", default=str(configs.LOCAL_OUTPUT), help="pipeline root, metadata and serving dir")
     p.add_argument("--backbone", default=configs.BACKBONE, help="inception_v3 (default) or efficientnet_lite0")
     p.add_argument("--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file for the backbone")
-    p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
-    p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
     p.add_argument(
-        "--min-accuracy",
-        type=float,
-        default=configs.EVAL_ACCURACY_THRESHOLD,
-        help="bless only at or above this eval accuracy",
+        "--train-steps", type=int, default=configs.TRAIN_STEPS, help="override the tuned epochs with a step count"
     )
+    p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
+    add_blessing_arguments(p)
     p.add_argument("--model-name", default=configs.MODEL_NAME, help="serving/<model-name>/<version>")
     p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
     p.add_argument(
@@ -48,6 +45,40 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-cache", action="store_true", help="recompute every component")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
     return p.parse_args(argv)
+
+
+def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
+    """The blessing and tuning flags, shared with vertex_runner.py."""
+    p.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=configs.EVAL_ACCURACY_THRESHOLD,
+        help="a business bar on eval accuracy on top of the significance bar (the stricter applies)",
+    )
+    p.add_argument(
+        "--significance",
+        type=float,
+        default=configs.BLESSING_SIGNIFICANCE,
+        help="bless only when a one-sided binomial test against the majority-class rate gives p < this "
+        "(default %(default)s)",
+    )
+    p.add_argument(
+        "--new-baseline",
+        action="store_true",
+        help="start a new baseline: bless on the accuracy bar alone, without comparing with the last blessed model",
+    )
+    p.add_argument("--no-tune", action="store_true", help="no Tuner: train configs.HYPERPARAMETERS as they are")
+    p.add_argument(
+        "--tuner-budget",
+        type=float,
+        default=configs.TUNER_BUDGET_SECONDS,
+        help="seconds of hyperparameter search before no new trial starts (default %(default)s)",
+    )
+    p.add_argument("--tuner-trials", type=int, default=configs.TUNER_MAX_TRIALS, help="at most this many trials")
+
+
+def tuner_settings(args: argparse.Namespace) -> dict:
+    return {"budget_s": args.tuner_budget, "max_trials": args.tuner_trials}
 
 
 def read_labels(data_dir: str) -> list[str]:
@@ -69,11 +100,20 @@ def paths(output: str, model_name: str) -> dict[str, str]:
     }
 
 
+def blessing_gate(args: argparse.Namespace, data: str, labels: list[str], metadata: str):
+    """The bar from the eval split's counts and whether to compare with the last blessed model."""
+    from pipeline.baseline import eval_counts, latest_blessed_labels, plan_baseline
+    from pipeline.blessing import compute_bar
+
+    bar = compute_bar(eval_counts(data), args.significance, args.min_accuracy)
+    return bar, plan_baseline(labels, latest_blessed_labels(metadata), args.new_baseline)
+
+
 def run(args: argparse.Namespace) -> dict:
     """Builds and runs the pipeline; returns the components of this run (from ML Metadata)."""
     from tfx import v1 as tfx
 
-    from pipeline import results
+    from pipeline import baseline, results
     from pipeline.pipeline import create_pipeline
     from preprocessing.backbones import get_backbone
 
@@ -81,43 +121,69 @@ def run(args: argparse.Namespace) -> dict:
     get_backbone(args.backbone).resolve_weights(args.backbone_weights)
     p = paths(args.output, args.model_name)
     data = str(Path(args.data).resolve())
+    labels = read_labels(data)
+    bar, plan = blessing_gate(args, data, labels, p["metadata"])
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=p["pipeline_root"],
         data_dir=data,
-        labels=read_labels(data),
+        labels=labels,
         serving_model_dir=p["serving"],
         backbone=args.backbone,
         backbone_weights=args.backbone_weights,
         train_steps=args.train_steps,
         eval_steps=args.eval_steps,
-        eval_accuracy_threshold=args.min_accuracy,
+        accuracy_bar=bar.lower_bound,
+        compare_with_baseline=plan.compare,
+        tune=not args.no_tune,
+        tuner_settings=tuner_settings(args),
         enable_cache=not args.no_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
     )
     quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
     tfx.orchestration.LocalDagRunner().run(pipeline)
-    return results.component_runs(results.sqlite_store(p["metadata"]))
+    store = results.sqlite_store(p["metadata"])
+    baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], bar, plan)
+    return results.component_runs(store)
 
 
-def report(runs: dict, serving_dir: str) -> str:
+def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str:
     lines = ["component                         state      seconds"]
     for node_id, r in runs.items():
         lines.append(f"{node_id:<33} {r.state:<10} {r.seconds:7.1f}")
     trainer, evaluator, pusher = runs.get("Trainer"), runs.get("Evaluator"), runs.get("Pusher")
     if trainer and trainer.output("model_run"):
         lines.append(f"TensorBoard logs: {trainer.output('model_run').uri}")
+    if runs.get("Tuner") and runs["Tuner"].output("tuner_results"):
+        lines.append(f"tuner trials: {runs['Tuner'].output('tuner_results').uri}/tuner_results.json")
     if evaluator and evaluator.output("evaluation"):
         blessing = evaluator.output("blessing")
         verdict = "BLESSED" if blessing and blessing.properties.get("blessed") else "NOT blessed"
         lines.append(f"evaluation: {evaluator.output('evaluation').uri} ({verdict})")
+        if labels is not None:
+            lines.append(explain_verdict(runs, labels))
     pushed = pusher.output("pushed_model") if pusher else None
     if pushed and pushed.properties.get("pushed"):
         lines.append(f"pushed model: {pushed.properties.get('pushed_destination')}")
     else:
         lines.append(f"no model pushed by this run; serving dir unchanged: {serving_dir}")
     return "\n".join(lines)
+
+
+def explain_verdict(runs: dict, labels: list[str]) -> str:
+    """The blessing decision in words, from the run's evaluation and its recorded bar."""
+    from pipeline import baseline
+    from pipeline.evaluation import summarize
+    from pipeline.verdict import explain
+
+    evaluation = runs["Evaluator"].output("evaluation")
+    summary = summarize(evaluation.uri, labels)
+    record = baseline.read_record(str(Path(evaluation.uri).parents[2]), runs["Evaluator"].run_id)
+    if record is None:
+        return summary.text()
+    blessed = bool(runs["Evaluator"].output("blessing").properties.get("blessed"))
+    return explain(*record, summary, blessed)
 
 
 def explain_failure(error: Exception, output: str) -> str:
@@ -153,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a component failed: say which and why, keep the traceback short
         print(explain_failure(e, args.output), file=sys.stderr)
         return 1
-    print(report(runs, paths(args.output, args.model_name)["serving"]))
+    print(report(runs, paths(args.output, args.model_name)["serving"], read_labels(str(Path(args.data).resolve()))))
     print(f"total wall time: {time.monotonic() - started:.1f} s")
     return 0
 

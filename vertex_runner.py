@@ -20,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from local_runner import add_blessing_arguments, tuner_settings  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 
@@ -40,8 +41,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file, e.g. gs://B/inception.h5"
     )
-    p.add_argument("--min-accuracy", type=float, default=configs.EVAL_ACCURACY_THRESHOLD)
+    p.add_argument(
+        "--summary-file", help="a local copy of DATA_DIR/summary.json (default: read it there) for the blessing bar"
+    )
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
+    add_blessing_arguments(p)
     p.add_argument("--max-workers", type=int, default=configs.DATAFLOW_MAX_WORKERS, help="Dataflow autoscaling cap")
     p.add_argument("--machine-type", default=configs.DATAFLOW_MACHINE_TYPE, help="Dataflow worker machine type")
     p.add_argument("--vertex-training", action="store_true", default=configs.USE_VERTEX_TRAINING)
@@ -80,6 +84,35 @@ def read_labels(args: argparse.Namespace) -> list[str]:
             f"error: cannot read the labels from {source} ({type(e).__name__}); "
             "pass --labels-file with a local copy of DATA_DIR/dict.txt"
         ) from None
+
+
+def accuracy_bar(args: argparse.Namespace) -> float:
+    """TFMA's lower bound on eval accuracy, from summary.json's eval counts.
+
+    The label set cannot be compared with the last blessed model at compile time (ML
+    Metadata lives in Vertex AI), so only --new-baseline drops the comparison here.
+    """
+    import tensorflow as tf
+
+    from pipeline.baseline import summary_counts
+    from pipeline.blessing import compute_bar
+
+    source = args.summary_file or f"{args.data}/{configs.SUMMARY_FILE}"
+    try:
+        if "://" in source and not args.submit:
+            raise FileNotFoundError("not read in a dry run")
+        with tf.io.gfile.GFile(source) as f:
+            counts = summary_counts(json.load(f))
+    except Exception as e:
+        print(
+            f"note: no eval counts from {source} ({e}); the bar is only --min-accuracy "
+            f"({args.min_accuracy}). Pass --summary-file with a local copy of DATA_DIR/summary.json.",
+            file=sys.stderr,
+        )
+        return args.min_accuracy or 0.0
+    bar = compute_bar(counts, args.significance, args.min_accuracy)
+    print(f"blessing bar: accuracy >= {bar.accuracy:.3f}: {bar.reason()}", file=sys.stderr)
+    return bar.lower_bound
 
 
 def vertex_training_config(args: argparse.Namespace) -> dict:
@@ -137,7 +170,10 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         backbone=args.backbone,
         backbone_weights=args.backbone_weights,
         train_steps=args.train_steps,
-        eval_accuracy_threshold=args.min_accuracy,
+        accuracy_bar=accuracy_bar(args),
+        compare_with_baseline=not args.new_baseline,
+        tune=not args.no_tune,
+        tuner_settings=tuner_settings(args),
         schema_path=f"{configs.CONTAINER_PROJECT_DIR}/pipeline/schema.pbtxt",
         beam_pipeline_args=configs.dataflow_beam_args(
             args.project, args.region, args.bucket, args.image, args.max_workers, args.machine_type

@@ -32,21 +32,48 @@ JPEG_MIN_SHORT_SIDE_FACTOR = 2
 JPEG_DECODE_RATIOS = (8, 4, 2, 1)  # the scales libjpeg offers, largest first
 EXIF_SCAN_BYTES = 1 << 20  # EXIF orientation is looked for in this many leading bytes of a JPEG
 
+# ---- Tuner: the head's hyperparameters (models/tuning.py) ------------------------------
+# KerasTuner random search, k-fold cross-validation on the TRAIN split's embeddings only
+# (the eval split stays untouched for the Evaluator). The first trial is the defaults below.
+TUNE = True  # False: the Trainer uses HYPERPARAMETERS as they are (no Tuner component)
+TUNER_FOLDS = 4
+TUNER_MAX_TRIALS = 12
+TUNER_BUDGET_SECONDS = 40.0  # no new trial starts after this much search time
+TUNER_MAX_EPOCHS = 60  # each trial trains this long per fold; the CV curve picks the epochs
+TUNER_SEED = 0
+# What picks a trial's epochs and the best trial: mean held-out cross-entropy ("loss"),
+# smoother than accuracy on small folds, or accuracy ("accuracy").
+TUNER_SELECT_BY = "loss"
+SEARCH_SPACE = {  # name: (choices, default)
+    "hidden_units": ([0, 64, 256], 0),  # 0 = no hidden layer (dropout -> softmax)
+    "dropout": ([0.0, 0.2, 0.4, 0.6], 0.2),
+    "l2": ([0.0, 1e-4, 1e-3, 1e-2], 1e-3),  # weight decay on the dense kernels
+    "learning_rate": ([3e-4, 1e-3, 3e-3], 1e-3),
+}
+
 # ---- Trainer: the head --------------------------------------------------------------
-TRAIN_STEPS = 300
+TRAIN_STEPS: int | None = None  # None: the (tuned) epochs over the train split; a number overrides
 EVAL_STEPS = 5
-STEPS_PER_EPOCH = 25  # one TensorBoard point per epoch
-HYPERPARAMETERS = {
+HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's head shape
     "hidden_units": 256,
     "dropout": 0.3,
+    "l2": 0.0,
     "learning_rate": 1e-3,
+    "epochs": 12,
     "batch_size": 32,
     "seed": 0,
 }
 
-# ---- Evaluator: the blessing gate ------------------------------------------------------
-EVAL_ACCURACY_THRESHOLD = 0.8  # bless only at or above this eval accuracy
+# ---- Evaluator: the blessing gate (pipeline/blessing.py) -------------------------------
+# Bless when eval accuracy is significantly above the majority-class rate (one-sided
+# binomial test) and no worse than the last blessed model with the same labels.
+BLESSING_SIGNIFICANCE = 0.01
+EVAL_ACCURACY_THRESHOLD: float | None = None  # a business bar on top (--min-accuracy); the stricter applies
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
+BLESSING_FLOAT_MARGIN = 1e-6  # TFMA computes accuracy in float32: k/n may land just below k/n
+IMBALANCE_WARNING_RATIO = 3.0  # warn when the largest class has more than this times the smallest
+SUMMARY_FILE = "summary.json"  # written by `tastebud prepare`: photos per class and split
+BLESSING_RECORD_DIR = "blessing"  # under the pipeline root: the bar and its reasons, per run
 
 # ---- the upload web page (tastebud serve; flags override) ----------------------------------
 # A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory.

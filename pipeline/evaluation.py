@@ -49,10 +49,32 @@ class EvaluationSummary:
     comparisons: list[MetricComparison] = field(default_factory=list)
     has_baseline: bool = False
 
+    def _present(self) -> list[ClassMetrics]:
+        return [c for c in self.classes if c.support > 0]
+
+    @property
+    def balanced_accuracy(self) -> float:
+        """Mean recall over the classes present in the eval split."""
+        present = self._present()
+        return float(np.mean([c.recall for c in present])) if present else float("nan")
+
+    @property
+    def macro_f1(self) -> float:
+        """Mean F1 over the classes present in the eval split (a class never predicted counts 0)."""
+        present = self._present()
+        return float(np.mean([0.0 if math.isnan(c.f1) else c.f1 for c in present])) if present else float("nan")
+
+    @property
+    def baseline_rate(self) -> float:
+        """Accuracy of always answering the eval split's largest class."""
+        return max(c.support for c in self.classes) / self.example_count if self.example_count else float("nan")
+
     def text(self) -> str:
         verdict = "passes" if self.validation_ok else "FAILS"
         lines = [
-            f"eval accuracy {self.accuracy:.3f} on {self.example_count} examples ({verdict} the blessing thresholds)"
+            f"eval accuracy {self.accuracy:.3f} on {self.example_count} examples ({verdict} the blessing thresholds)",
+            f"  balanced accuracy {self.balanced_accuracy:.3f}, macro-F1 {self.macro_f1:.3f}, "
+            f"baseline rate {self.baseline_rate:.3f} (always the largest class)",
         ]
         lines += [f"  threshold: {t}" for t in self.thresholds]
         lines += [f"  failed: {f}" for f in self.failures]
@@ -101,7 +123,7 @@ def _thresholds(evaluation_uri: str) -> list[str]:
             for per_slice in metric.per_slice_thresholds:
                 t = per_slice.threshold
                 if t.HasField("value_threshold") and t.value_threshold.HasField("lower_bound"):
-                    found.append(f"{metric.class_name} >= {t.value_threshold.lower_bound.value:g}")
+                    found.append(f"{metric.class_name} >= {t.value_threshold.lower_bound.value:.4g}")
                 if t.HasField("change_threshold"):
                     found.append(
                         f"{metric.class_name} no worse than the baseline by more than "

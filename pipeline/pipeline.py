@@ -1,7 +1,8 @@
 """The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
 
 ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
-  -> Trainer (the head) -> Resolver (latest blessed) -> Evaluator (TFMA) -> Pusher
+  -> Tuner (the head's hyperparameters, k-fold CV on train) -> Trainer (the head)
+  -> Resolver (latest blessed) -> Evaluator (TFMA, the blessing bar) -> Pusher
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ def create_pipeline(
     serving_model_dir: str,
     backbone: str = configs.BACKBONE,
     backbone_weights: str | None = configs.BACKBONE_WEIGHTS,
-    train_steps: int = configs.TRAIN_STEPS,
+    train_steps: int | None = configs.TRAIN_STEPS,
     eval_steps: int = configs.EVAL_STEPS,
     hyperparameters: dict | None = None,
-    eval_accuracy_threshold: float = configs.EVAL_ACCURACY_THRESHOLD,
+    accuracy_bar: float = 0.0,
+    compare_with_baseline: bool = True,
+    tune: bool = configs.TUNE,
+    tuner_settings: dict | None = None,
     schema_path: str = str(configs.SCHEMA_PATH),
     enable_cache: bool = configs.ENABLE_CACHE,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
@@ -34,6 +38,9 @@ def create_pipeline(
     vertex_training: dict | None = None,
     vertex_serving: dict | None = None,
 ) -> tfx.dsl.Pipeline:
+    """The DAG. accuracy_bar: TFMA's lower bound on eval accuracy (pipeline/blessing.py's
+    BlessingBar.lower_bound); compare_with_baseline=False leaves out the last blessed
+    model (a new baseline, or the label set changed). tune=False skips the Tuner."""
     components = []
 
     # Reads the TFRecords written by `tastebud prepare`, keeping its train/eval split.
@@ -69,6 +76,19 @@ def create_pipeline(
     )
     components.append(transform)
 
+    # Picks the head's hyperparameters by k-fold cross-validation on the train split only.
+    tuner = None
+    if tune:
+        tuner = tfx.components.Tuner(
+            tuner_fn="models.tuning.tuner_fn",
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            train_args=tfx.proto.TrainArgs(splits=["train"]),
+            eval_args=tfx.proto.EvalArgs(splits=["eval"]),  # required by TFX; tuner_fn never reads it
+            custom_config={"labels": labels, "tuner": tuner_settings or {}},
+        )
+        components.append(tuner)
+
     # Trains the head on the embeddings; exports image bytes -> label in one graph.
     trainer_args = dict(
         run_fn="models.model.run_fn",
@@ -76,12 +96,10 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config={
-            "labels": labels,
-            "hyperparameters": {**configs.HYPERPARAMETERS, **(hyperparameters or {})},
-            "steps_per_epoch": configs.STEPS_PER_EPOCH,
-        },
+        custom_config={"labels": labels, "hyperparameters": {**configs.HYPERPARAMETERS, **(hyperparameters or {})}},
     )
+    if tuner is not None:
+        trainer_args["hyperparameters"] = tuner.outputs["best_hyperparameters"]
     if vertex_training is not None:  # the Vertex AI Training job's settings join custom_config
         trainer_args["custom_config"].update(vertex_training)
         trainer = tfx.extensions.google_cloud_ai_platform.Trainer(**trainer_args)
@@ -90,19 +108,22 @@ def create_pipeline(
     components.append(trainer)
 
     # The latest blessed model is the baseline the candidate must not regress from.
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-    components.append(model_resolver)
+    baseline = None
+    if compare_with_baseline:
+        model_resolver = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
+        components.append(model_resolver)
+        baseline = model_resolver.outputs["model"]
 
     # TFMA: accuracy, per-class precision/recall, confusion matrix; blesses or not.
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config(len(labels), eval_accuracy_threshold),
+        baseline_model=baseline,
+        eval_config=eval_config(len(labels), accuracy_bar, compare_with_baseline),
     )
     components.append(evaluator)
 
@@ -128,14 +149,18 @@ def create_pipeline(
     )
 
 
-def eval_config(num_classes: int, accuracy_threshold: float) -> tfma.EvalConfig:
-    """What TFMA computes and the thresholds that decide the blessing."""
+def eval_config(num_classes: int, accuracy_bar: float, compare_with_baseline: bool = True) -> tfma.EvalConfig:
+    """What TFMA computes and the thresholds that decide the blessing: overall accuracy at
+    least accuracy_bar and, when comparing, no worse than the baseline model."""
     accuracy_gate = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_threshold}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -configs.MAX_ACCURACY_REGRESSION}
-        ),
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_bar}),
     )
+    if compare_with_baseline:
+        accuracy_gate.change_threshold.CopyFrom(
+            tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -configs.MAX_ACCURACY_REGRESSION}
+            )
+        )
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(

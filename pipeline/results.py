@@ -24,6 +24,7 @@ class ComponentRun:
     seconds: float
     outputs: dict[str, list[Artifact]]
     properties: dict = field(default_factory=dict)  # the component's exec properties
+    run_id: str = ""  # the pipeline run it belongs to
 
     def output(self, key: str) -> Artifact | None:
         found = self.outputs.get(key) or []
@@ -76,7 +77,7 @@ def component_runs(store, run_id: str | None = None) -> dict[str, ComponentRun]:
         seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         state = _STATES.get(execution.last_known_state, "UNKNOWN")
         result[node_id] = ComponentRun(
-            node_id, state, seconds, _outputs(store, execution.id), _plain(execution.custom_properties)
+            node_id, state, seconds, _outputs(store, execution.id), _plain(execution.custom_properties), context.name
         )
     return result
 

@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     run_args = local_runner.parse_args(["--data", str(data), "--output", str(out), "--backbone", args.backbone])
     runs = local_runner.run(run_args)
     serving_dir = local_runner.paths(str(out), run_args.model_name)["serving"]
-    print(local_runner.report(runs, serving_dir))
     labels = local_runner.read_labels(str(data))
+    print(local_runner.report(runs, serving_dir, labels))
     print(summarize(runs["Evaluator"].output("evaluation").uri, labels).text())
 
     print("\n== 3/3 predictions on eval photos (never seen in training)")

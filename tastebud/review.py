@@ -12,8 +12,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import results
+from pipeline import baseline, results
+from pipeline.baseline import BaselinePlan
+from pipeline.blessing import BlessingBar, imbalance_warning
 from pipeline.evaluation import EvaluationSummary, summarize
+from pipeline.verdict import explain
 
 
 class ReviewError(RuntimeError):
@@ -40,6 +43,16 @@ class Review:
     evaluation_uri: str
     model_uri: str
     extra: dict = field(default_factory=dict)
+    bar: BlessingBar | None = None  # None for runs not made by local_runner.py
+    plan: BaselinePlan | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """The decision in words (pipeline/verdict.py), or the thresholds TFMA applied."""
+        if self.bar is None or self.plan is None:
+            return self.evaluation.text()
+        return explain(self.bar, self.plan, self.evaluation, self.blessed)
 
 
 def _json_property(run: results.ComponentRun | None, name: str):
@@ -97,6 +110,8 @@ def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
     transform = _json_property(runs.get("Transform"), "custom_config") or {}
     trainer = _json_property(runs.get("Trainer"), "custom_config") or {}
     train_args = _json_property(runs.get("Trainer"), "train_args") or {}
+    tuner = runs.get("Tuner")
+    best = tuner.output("best_hyperparameters") if tuner else None
     settings = {
         "dataset": str(runs["ImportExampleGen"].properties.get("input_base", "?"))
         if "ImportExampleGen" in runs
@@ -106,9 +121,27 @@ def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
         "labels": ", ".join(trainer.get("labels", [])),
         "train steps": str(train_args.get("num_steps", "?")),
     }
-    for name, value in (trainer.get("hyperparameters") or {}).items():
+    hyperparameters = dict(trainer.get("hyperparameters") or {})
+    if best is not None:
+        hyperparameters.update(_best_hyperparameters(best.uri))
+        settings["tuner trials"] = f"{tuner.output('tuner_results').uri}/tuner_results.json"
+    for name, value in hyperparameters.items():
         settings[name.replace("_", " ")] = str(value)
     return settings
+
+
+def _best_hyperparameters(uri: str) -> dict:
+    """The Tuner's best values (KerasTuner's HyperParameters config, as TFX writes it)."""
+    with open(f"{uri}/best_hyperparameters.txt") as f:
+        return json.load(f).get("values", {})
+
+
+def _warnings(runs: dict[str, results.ComponentRun], evaluation: EvaluationSummary) -> list[str]:
+    """Class-size warnings: train + eval counts from summary.json, else the eval split's."""
+    data_dir = runs["ImportExampleGen"].properties.get("input_base")
+    counts = baseline.class_counts(data_dir) if data_dir else None
+    counts = counts or {c.label: c.support for c in evaluation.classes}
+    return [w for w in [imbalance_warning(counts)] if w]
 
 
 def build_review(output: str, run_id: str | None = None) -> Review:
@@ -120,21 +153,29 @@ def build_review(output: str, run_id: str | None = None) -> Review:
     examples = _eval_split_examples(runs["ImportExampleGen"].output("examples").uri)
     pushed = runs.get("Pusher").output("pushed_model") if runs.get("Pusher") else None
     blessing = evaluator.output("blessing")
+    evaluation = summarize(evaluation_uri, labels)
+    record = baseline.read_record(str(Path(evaluation_uri).parents[2]), rid)
     return Review(
         run_id=rid,
         blessed=bool(blessing and blessing.properties.get("blessed")),
-        evaluation=summarize(evaluation_uri, labels),
+        evaluation=evaluation,
         mistakes=find_mistakes(f"{model_uri}/Format-Serving", examples),
         settings=_settings(runs),
         pushed_to=pushed.properties.get("pushed_destination") if pushed and pushed.properties.get("pushed") else None,
         evaluation_uri=evaluation_uri,
         model_uri=model_uri,
+        bar=record[0] if record else None,
+        plan=record[1] if record else None,
+        warnings=_warnings(runs, evaluation),
     )
 
 
 def text_summary(review: Review) -> str:
     verdict = "BLESSED" if review.blessed else "NOT blessed"
     lines = [f"run {review.run_id}: {verdict}", review.evaluation.text()]
+    if review.bar is not None:
+        lines.append(review.verdict)
+    lines += [f"warning: {w}" for w in review.warnings]
     lines.append(f"  mistakes: {len(review.mistakes)} of {review.evaluation.example_count} eval photos")
     for m in review.mistakes[:5]:
         lines.append(f"    {m.key}: {m.true_label} taken for {m.predicted} ({m.score:.2f})")

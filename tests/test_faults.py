@@ -29,6 +29,12 @@ def _transform_running(metadata: Path) -> bool:
     return runs.get("Transform") is not None and runs["Transform"].state == "RUNNING"
 
 
+# 4 eval photos, 2 classes: at the default p < 0.01 no accuracy could pass (4 of 4 has
+# p = 0.0625), so this test of killing and resuming accepts p < 0.5 (3 of 4 right); no
+# Tuner, to keep it short.
+QUICK_GATE = ("--significance", "0.5", "--no-tune")
+
+
 def test_killed_mid_transform_then_rerun_completes_from_cache(tmp_path):
     subset = tmp_path / "photos"
     for label in ("daisy", "roses"):
@@ -45,8 +51,7 @@ def test_killed_mid_transform_then_rerun_completes_from_cache(tmp_path):
         str(output),
         "--backbone",
         "efficientnet_lite0",
-        "--min-accuracy",
-        "0.5",
+        *QUICK_GATE,
     ]
     victim = subprocess.Popen(
         command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -60,7 +65,7 @@ def test_killed_mid_transform_then_rerun_completes_from_cache(tmp_path):
     victim.wait()
     assert not serving_versions(output / "serving" / "tastebud")
 
-    runs, _ = run_pipeline(data, output, "--backbone", "efficientnet_lite0", "--min-accuracy", "0.5")
+    runs, _ = run_pipeline(data, output, "--backbone", "efficientnet_lite0", *QUICK_GATE)
     assert runs["ImportExampleGen"].state == "CACHED"  # finished before the kill: reused
     assert runs["Transform"].state == "COMPLETE"
     assert runs["Pusher"].output("pushed_model").properties["pushed"] == 1

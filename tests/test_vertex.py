@@ -61,13 +61,13 @@ def _parameters(spec: dict, task: str) -> dict:
 def test_all_components_in_dag_order(tmp_path, labels_file):
     order = vertex_runner.task_order(_compile(tmp_path, labels_file))
     main_line = [t for t in order if not t.startswith("latest_blessed")]
-    assert main_line == ["ImportExampleGen", "ImportSchemaGen", "Transform", "Trainer", "Evaluator", "Pusher"]
+    assert main_line == ["ImportExampleGen", "ImportSchemaGen", "Transform", "Tuner", "Trainer", "Evaluator", "Pusher"]
     assert order.index("latest_blessed_model_resolver-model-resolver") < order.index("Evaluator")
 
 
 def test_every_task_uses_the_configured_image(tmp_path, labels_file):
     containers = [e["container"] for e in _executors(_compile(tmp_path, labels_file)).values() if "container" in e]
-    assert len(containers) == 6 and {c["image"] for c in containers} == {IMAGE}
+    assert len(containers) == 7 and {c["image"] for c in containers} == {IMAGE}
 
 
 def test_dataflow_args_reach_the_beam_components(tmp_path, labels_file):
@@ -100,6 +100,22 @@ def test_backbone_and_threshold_switches_change_the_spec(tmp_path, labels_file):
     assert "0.93" not in _parameters(default, "Evaluator")["eval_config"]
 
 
+def test_blessing_bar_from_summary_file_and_new_baseline(tmp_path, labels_file):
+    summary = tmp_path / "summary.json"
+    summary.write_text(
+        json.dumps({"classes": {"tasty": {"train": 128, "eval": 32}, "not tasty": {"train": 32, "eval": 8}}})
+    )
+    spec = _compile(tmp_path / "a", labels_file, "--summary-file", str(summary))
+    config = json.loads(_parameters(spec, "Evaluator")["eval_config"])
+    threshold = config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
+    assert threshold["value_threshold"]["lower_bound"] == pytest.approx(38 / 40, abs=1e-5)  # p < 0.01 vs 0.8
+    assert "change_threshold" in threshold and "latest_blessed_model_resolver" in " ".join(spec["root"]["dag"]["tasks"])
+    fresh = _compile(tmp_path / "b", labels_file, "--summary-file", str(summary), "--new-baseline", "--no-tune")
+    config = json.loads(_parameters(fresh, "Evaluator")["eval_config"])
+    assert "change_threshold" not in config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
+    assert not any(t.startswith(("latest_blessed", "Tuner")) for t in fresh["root"]["dag"]["tasks"])
+
+
 def test_vertex_training_and_endpoint_switches(tmp_path, labels_file):
     executors = _executors(_compile(tmp_path, labels_file, "--vertex-training", "--deploy-endpoint"))
     assert "google_cloud_ai_platform" in " ".join(executors["Trainer"]["container"]["args"])
@@ -125,7 +141,7 @@ def test_dry_run_from_the_readme_prints_a_summary(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "tasks (8): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
+    assert "tasks (9): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
 
 
 def test_dockerfile_lints_and_copies_files_that_exist():

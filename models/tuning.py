@@ -1,0 +1,168 @@
+"""The Tuner component's tuner_fn: a bounded KerasTuner search for the head.
+
+Every trial scores one set of hyperparameters (hidden units, including 0 = no hidden
+layer; dropout; L2; learning rate) by stratified k-fold cross-validation on the TRAIN
+split's embeddings, loaded into memory once (Transform already computed them, so a
+fit takes about a second). Each fold trains for up to TUNER_MAX_EPOCHS and records the
+held-out accuracy after every epoch; the trial's epochs are the peak of the mean curve
+(early stopping chosen by cross-validation) and its score is the accuracy there. The
+eval split is never read: it stays the Evaluator's.
+
+The oracle is KerasTuner's random search with two changes: the first trial is the
+defaults in configs.SEARCH_SPACE, and no trial starts once the time budget is spent.
+Trials are in the Tuner's `tuner_results` artefact (tuner_results.json) and its log.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras_tuner
+import numpy as np
+import tensorflow_transform as tft
+from absl import logging
+from keras_tuner.engine import base_tuner
+from keras_tuner.engine import trial as trial_module
+from tfx import v1 as tfx
+
+from models.head import CurveTrainer, load_embeddings
+from pipeline import configs
+
+OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # configs.TUNER_SELECT_BY
+
+
+def search_space(space: dict = configs.SEARCH_SPACE, max_epochs: int = configs.TUNER_MAX_EPOCHS):
+    """KerasTuner hyperparameters: each knob a Choice with its default; epochs filled in per trial."""
+    hp = keras_tuner.HyperParameters()
+    for name, (choices, default) in space.items():
+        hp.Choice(name, choices, default=default, ordered=True)
+    hp.Fixed("epochs", max_epochs)  # replaced by the epochs the trial's CV curve peaks at
+    return hp
+
+
+class BudgetedRandomSearch(keras_tuner.oracles.RandomSearchOracle):
+    """Random search whose first trial is the defaults and which stops after `budget_s` seconds."""
+
+    def __init__(self, budget_s: float, **kwargs):
+        super().__init__(**kwargs)
+        self.budget_s, self.started = budget_s, None
+
+    def populate_space(self, trial_id):
+        if self.started is None:
+            self.started = time.monotonic()
+            return {"status": trial_module.TrialStatus.RUNNING, "values": self.hyperparameters.values.copy()}
+        if time.monotonic() - self.started > self.budget_s:
+            logging.info("tuner: time budget of %.0f s spent after %d trials", self.budget_s, len(self.trials) - 1)
+            return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+        return super().populate_space(trial_id)
+
+    def _compute_values_hash(self, values):
+        """Duplicates are judged without "epochs", which each trial fills in after sampling."""
+        return super()._compute_values_hash({k: v for k, v in values.items() if k != "epochs"})
+
+
+def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold number [n] for label indices y [n]: each class dealt round-robin after a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    folds = np.empty(len(y), dtype=np.int64)
+    offset = 0
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        folds[members] = (np.arange(len(members)) + offset) % k
+        offset += len(members)  # so small classes do not all start in fold 0
+    return folds
+
+
+def cv_curve(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
+    """Held-out [accuracy, cross-entropy] after each epoch, per fold: [folds, epochs, 2]."""
+    trainer = CurveTrainer(x.shape[1], num_classes, hp)
+    curves = [trainer.curve(x[folds != f], y[folds != f], x[folds == f], y[folds == f]) for f in np.unique(folds)]
+    return np.array(curves)
+
+
+def simplest_within_one_se(trials: list) -> object:
+    """Breiman's one-standard-error rule: of the trials whose CV loss is within one standard
+    error of the lowest, the simplest (no or fewer hidden units, then more L2, then more dropout).
+    On small data CV losses are noisy; this keeps a random trial's luck from beating the defaults."""
+    best = min(trials, key=lambda t: t.metrics.get_last_value("cv_loss"))
+    limit = best.metrics.get_last_value("cv_loss") + best.metrics.get_last_value("cv_loss_se")
+    eligible = [t for t in trials if t.metrics.get_last_value("cv_loss") <= limit]
+    values = lambda t: t.hyperparameters.values  # noqa: E731
+    return min(eligible, key=lambda t: (values(t)["hidden_units"], -values(t)["l2"], -values(t)["dropout"]))
+
+
+def best_epoch(curve: np.ndarray, select_by: str) -> int:
+    """Index of the first epoch with the lowest held-out loss (or highest accuracy) in curve [epochs, 2]."""
+    return int(np.argmin(curve[:, 1]) if select_by == "loss" else np.argmax(curve[:, 0]))
+
+
+class HeadTuner(base_tuner.BaseTuner):
+    """Scores each trial by k-fold CV of models.head's procedure; fit args: x [n, d], y [n]."""
+
+    def __init__(self, num_classes: int, folds: int, fixed: dict, select_by: str, **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.folds, self.fixed, self.select_by = num_classes, folds, fixed, select_by
+
+    def run_trial(self, trial, x: np.ndarray, y: np.ndarray) -> dict:
+        started = time.monotonic()
+        hp = {**self.fixed, **trial.hyperparameters.values}
+        folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
+        per_fold = cv_curve(x, y, self.num_classes, hp, folds)
+        curve = per_fold.mean(axis=0)
+        best = best_epoch(curve, self.select_by)
+        loss_se = float(per_fold[:, best, 1].std() / np.sqrt(len(per_fold)))
+        trial.hyperparameters.values["epochs"] = best + 1
+        logging.info(
+            "tuner: trial %s %s -> CV accuracy %.3f, loss %.3f at %d epochs (%.1f s)",
+            trial.trial_id,
+            trial.hyperparameters.values,
+            curve[best, 0],
+            curve[best, 1],
+            best + 1,
+            time.monotonic() - started,
+        )
+        return {"cv_accuracy": float(curve[best, 0]), "cv_loss": float(curve[best, 1]), "cv_loss_se": loss_se}
+
+    def get_best_hyperparameters(self, num_trials: int = 1) -> list:
+        """By loss: the one-standard-error choice first, then the rest by score (TFX keeps the first)."""
+        ranked = self.oracle.get_best_trials(len(self.oracle.trials))
+        if self.select_by == "loss" and ranked:
+            chosen = simplest_within_one_se(ranked)
+            ranked = [chosen] + [t for t in ranked if t is not chosen]
+        return [t.hyperparameters for t in ranked[:num_trials]]
+
+
+def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
+    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s, seed, max_epochs."""
+    s = {
+        "folds": configs.TUNER_FOLDS,
+        "max_trials": configs.TUNER_MAX_TRIALS,
+        "budget_s": configs.TUNER_BUDGET_SECONDS,
+        "seed": configs.TUNER_SEED,
+        "max_epochs": configs.TUNER_MAX_EPOCHS,
+        "select_by": configs.TUNER_SELECT_BY,
+        **(settings or {}),
+    }
+    oracle = BudgetedRandomSearch(
+        budget_s=s["budget_s"],
+        objective=keras_tuner.Objective(*OBJECTIVES[s["select_by"]]),
+        max_trials=s["max_trials"],
+        seed=s["seed"],
+        hyperparameters=search_space(max_epochs=s["max_epochs"]),
+        tune_new_entries=False,
+        allow_new_entries=False,
+    )
+    fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
+    return HeadTuner(
+        num_classes, s["folds"], fixed, s["select_by"], oracle=oracle, directory=directory, project_name="head"
+    )
+
+
+def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
+    """TFX's entry point: the tuner and the train split's embeddings to search on."""
+    config = fn_args.custom_config or {}
+    transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
+    logging.info("tuner: %d train embeddings of size %d", *x.shape)
+    tuner = make_tuner(len(config["labels"]), fn_args.working_dir, config.get("tuner"))
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y})

@@ -1,0 +1,125 @@
+"""What the runners need to set the blessing gate before a run, and what they keep after it.
+
+* eval_counts / class_counts: photos per label, from `tastebud prepare`'s summary.json
+  (or, without it, by counting the eval split's TFRecords).
+* latest_blessed_labels: the labels (assets.extra/dict.txt) of the model that TFX's
+  LatestBlessedModelStrategy would pick as the baseline, read from ML Metadata.
+* plan_baseline: whether to compare with that baseline. Index i must mean the same
+  class in both models, so a changed label set (a class added, removed or renamed)
+  skips the comparison, and so does --new-baseline.
+* write_record / read_record: the bar and the plan of one run, for `tastebud review`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import tensorflow as tf
+
+from pipeline import configs
+from pipeline.blessing import BlessingBar
+
+
+@dataclass(frozen=True)
+class BaselinePlan:
+    compare: bool  # give the Evaluator the last blessed model and a no-regression threshold
+    reason: str  # one sentence for the runner's output and the review
+
+
+def _summary(data_dir: str) -> dict | None:
+    path = f"{data_dir}/{configs.SUMMARY_FILE}"
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def summary_counts(summary: dict, splits: tuple[str, ...] = ("eval",)) -> dict[str, int]:
+    """{label: photos in these splits} from a summary.json's content."""
+    return {label: sum(int(c[split]) for split in splits) for label, c in summary["classes"].items()}
+
+
+def eval_counts(data_dir: str) -> dict[str, int]:
+    """{label: eval photos}; from summary.json, else by reading DATA_DIR/eval/*."""
+    summary = _summary(data_dir)
+    if summary is not None:
+        return summary_counts(summary)
+    from data.examples import read_examples
+
+    counts: dict[str, int] = {}
+    for _, label, _ in read_examples(sorted(tf.io.gfile.glob(f"{data_dir}/{configs.EVAL_SPLIT_PATTERN}"))):
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
+def class_counts(data_dir: str) -> dict[str, int] | None:
+    """{label: train + eval photos} from summary.json, or None without one."""
+    summary = _summary(data_dir)
+    if summary is None:
+        return None
+    return summary_counts(summary, ("train", "eval"))
+
+
+def latest_blessed_labels(metadata_path: str) -> list[str] | None:
+    """Labels of the newest blessed model in this ML Metadata store; None if there is none yet."""
+    if not tf.io.gfile.exists(metadata_path):
+        return None
+    from pipeline import results
+
+    store = results.sqlite_store(metadata_path)
+    blessings = [results._plain(a.custom_properties) for a in store.get_artifacts_by_type("ModelBlessing")]
+    model_ids = [int(b["current_model_id"]) for b in blessings if b.get("blessed") == 1 and "current_model_id" in b]
+    if not model_ids:
+        return None
+    model = store.get_artifacts_by_id([max(model_ids)])[0]
+    path = f"{model.uri}/Format-Serving/assets.extra/dict.txt"
+    if not tf.io.gfile.exists(path):
+        return []  # a model without its labels file: treat as a different label set
+    with tf.io.gfile.GFile(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def plan_baseline(labels: list[str], previous: list[str] | None, new_baseline: bool = False) -> BaselinePlan:
+    """Compare with the last blessed model only when asked and its labels are ours, in our order."""
+    if new_baseline:
+        return BaselinePlan(False, "--new-baseline: this run blesses on the accuracy bar alone")
+    if previous is None:
+        return BaselinePlan(True, "no blessed model yet, so no baseline model to compare with")
+    if previous != labels:
+        added, removed = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
+        change = "; ".join(
+            part
+            for part in (
+                f"added {', '.join(added)}" if added else "",
+                f"removed {', '.join(removed)}" if removed else "",
+                "reordered" if not added and not removed else "",
+            )
+            if part
+        )
+        return BaselinePlan(
+            False,
+            f"the label set changed since the last blessed model ({change}), so index i means another class: "
+            "no comparison with it; this run blesses on the accuracy bar alone",
+        )
+    return BaselinePlan(True, "must be no worse than the last blessed model (same labels)")
+
+
+def _record_path(pipeline_root: str, run_id: str) -> str:
+    return f"{pipeline_root}/{configs.BLESSING_RECORD_DIR}/{run_id}.json"
+
+
+def write_record(pipeline_root: str, run_id: str, bar: BlessingBar, plan: BaselinePlan) -> None:
+    tf.io.gfile.makedirs(f"{pipeline_root}/{configs.BLESSING_RECORD_DIR}")
+    record = {"bar": asdict(bar), "plan": asdict(plan)}
+    with tf.io.gfile.GFile(_record_path(pipeline_root, run_id), "w") as f:
+        f.write(json.dumps(record, indent=2))
+
+
+def read_record(pipeline_root: str, run_id: str) -> tuple[BlessingBar, BaselinePlan] | None:
+    path = _record_path(pipeline_root, run_id)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        record = json.load(f)
+    return BlessingBar(**record["bar"]), BaselinePlan(**record["plan"])

@@ -1,0 +1,93 @@
+"""Generated photo sets for the blessing tests: written as JPEGs plus a prepare-ready CSV.
+
+* `separable_classes`: 10 classes = 5 hues x 2 patterns (stripes, dots), jittered in
+  hue, angle, frequency, position and noise; an ImageNet backbone separates them.
+* `indistinct_classes`: every image drawn from one distribution (random blobs), so no
+  model can tell the labels apart; the labels only set the class sizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+SIZE = 96  # pixels; the backbone resizes anyway
+HUES = {
+    "red": (200, 40, 40),
+    "green": (40, 170, 60),
+    "blue": (40, 70, 200),
+    "yellow": (220, 200, 40),
+    "purple": (140, 50, 170),
+}
+
+
+def _pattern(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """A [SIZE, SIZE] mask in [0, 1]: stripes at a random angle, or a grid of dots."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    frequency = rng.uniform(0.15, 0.3)
+    if kind == "stripes":
+        angle = rng.uniform(0, np.pi)
+        return (np.sin(frequency * (xx * np.cos(angle) + yy * np.sin(angle)) + rng.uniform(0, 6)) > 0).astype(
+            np.float32
+        )
+    phase = rng.uniform(0, 6, size=2)
+    return ((np.sin(frequency * xx + phase[0]) * np.sin(frequency * yy + phase[1])) > 0.5).astype(np.float32)
+
+
+def _jpeg(pixels: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, format="JPEG", quality=90)
+
+
+def _write_csv(rows: list[tuple[Path, str]], path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows((str(p), label) for p, label in rows)
+    return path
+
+
+def separable_classes(root: Path, per_class: int = 55, seed: int = 0) -> list[tuple[Path, str]]:
+    """(image path, label) for 10 classes of `per_class` generated photos each."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for hue, rgb in HUES.items():
+        for kind in ("stripes", "dots"):
+            label = f"{hue} {kind}"
+            for i in range(per_class):
+                mask = _pattern(kind, rng)[..., None]
+                color = np.array(rgb) + rng.normal(0, 15, 3)
+                background = rng.uniform(200, 255, 3)
+                pixels = mask * color + (1 - mask) * background + rng.normal(0, 8, (SIZE, SIZE, 3))
+                path = root / label.replace(" ", "_") / f"{i:03d}.jpg"
+                _jpeg(pixels, path)
+                rows.append((path, label))
+    return rows
+
+
+def indistinct_classes(root: Path, sizes: dict[str, int], seed: int = 0) -> list[tuple[Path, str]]:
+    """(image path, label) with `sizes[label]` photos per label, all from one distribution."""
+    rng = np.random.default_rng(seed)
+    labels = [label for label, n in sizes.items() for _ in range(n)]
+    random.Random(seed).shuffle(labels)
+    rows = []
+    for i, label in enumerate(labels):
+        yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+        pixels = np.full((SIZE, SIZE, 3), rng.uniform(60, 200, 3))
+        for _ in range(3):
+            cy, cx, r = rng.uniform(0, SIZE, 2).tolist() + [rng.uniform(8, 30)]
+            pixels[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+        path = root / f"{i:04d}.jpg"
+        _jpeg(pixels + rng.normal(0, 10, pixels.shape), path)
+        rows.append((path, label))
+    return rows
+
+
+def write_csv(rows: list[tuple[Path, str]], path: Path, shuffle_seed: int | None = None) -> Path:
+    """A `tastebud prepare` CSV; with shuffle_seed, the labels are permuted among the photos."""
+    labels = [label for _, label in rows]
+    if shuffle_seed is not None:
+        random.Random(shuffle_seed).shuffle(labels)
+    return _write_csv([(p, label) for (p, _), label in zip(rows, labels, strict=True)], path)
