@@ -24,7 +24,6 @@ from tastebud.clients import LocalClient, RestClient
 from tastebud.web.app import create_app
 from tests import phone_photos as pp
 from tests.conftest import MODEL_NAME, SAMPLE, eval_examples
-from tests.tf_serving_standin import TfServingStandin
 
 pytestmark = pytest.mark.slow
 ORIENTATIONS = range(1, 9)
@@ -72,10 +71,10 @@ def test_pushed_model_scores_each_orientation_like_the_upright_photo(local, phot
     _assert_each_orientation_scores_like_upright(_scores(predictions))
 
 
-def test_rest_standin_scores_each_orientation_like_the_upright_photo(flowers, photos):
-    with TfServingStandin(MODEL_NAME, flowers["serving"]) as server:
-        client = RestClient(f"127.0.0.1:{server.rest_port}", MODEL_NAME, batch_size=4)
-        _, predictions = client.predict([photos[o] for o in range(9)], [str(o) for o in range(9)])
+def test_rest_standin_scores_each_orientation_like_the_upright_photo(standin, photos):
+    """Through TF Serving's REST API, in TF Serving's and Vertex's TensorFlow (the `standin` fixture)."""
+    client = RestClient(f"127.0.0.1:{standin.rest_port}", MODEL_NAME, batch_size=4)
+    _, predictions = client.predict([photos[o] for o in range(9)], [str(o) for o in range(9)])
     _assert_each_orientation_scores_like_upright(_scores(predictions))
 
 
