@@ -135,7 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         eval_steps=args.eval_steps,
         accuracy_bar=bar.lower_bound,
         compare_with_baseline=plan.compare,
-        tune=not args.no_tune,
+        tune=configs.TUNE and not args.no_tune,
         tuner_settings=tuner_settings(args),
         enable_cache=not args.no_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),

@@ -172,7 +172,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         train_steps=args.train_steps,
         accuracy_bar=accuracy_bar(args),
         compare_with_baseline=not args.new_baseline,
-        tune=not args.no_tune,
+        tune=configs.TUNE and not args.no_tune,
         tuner_settings=tuner_settings(args),
         schema_path=f"{configs.CONTAINER_PROJECT_DIR}/pipeline/schema.pbtxt",
         beam_pipeline_args=configs.dataflow_beam_args(
