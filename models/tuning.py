@@ -27,6 +27,7 @@ from tfx import v1 as tfx
 
 from models.head import CurveTrainer, load_embeddings
 from pipeline import configs
+from tastebud import quiet
 
 OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # configs.TUNER_SELECT_BY
 
@@ -103,7 +104,8 @@ class HeadTuner(base_tuner.BaseTuner):
         super().__init__(**kwargs)
         self.num_classes, self.folds, self.fixed, self.select_by = num_classes, folds, fixed, select_by
 
-    def run_trial(self, trial, x: np.ndarray, y: np.ndarray) -> dict:
+    def run_trial(self, trial, x: np.ndarray, y: np.ndarray, verbose: int = 1) -> dict:
+        """verbose: KerasTuner's display level, set by search(); the CV fits themselves are silent."""
         started = time.monotonic()
         hp = {**self.fixed, **trial.hyperparameters.values}
         folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
@@ -165,4 +167,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
     logging.info("tuner: %d train embeddings of size %d", *x.shape)
     tuner = make_tuner(len(config["labels"]), fn_args.working_dir, config.get("tuner"))
-    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y})
+    verbose = quiet.keras_verbosity()
+    if not verbose:  # quiet output: no search-space and results tables on stdout (--verbose shows them)
+        tuner.search_space_summary = tuner.results_summary = lambda *args, **kwargs: None
+    return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y, "verbose": verbose})

@@ -10,7 +10,11 @@ import pytest
 
 from tests.conftest import REPO
 
-NOISE = re.compile(r"cuInit|oneDNN|ZetaSQL|deprecated|absl::InitializeLog|cudart_stub", re.IGNORECASE)
+NOISE = re.compile(
+    r"cuInit|oneDNN|ZetaSQL|deprecated|absl::InitializeLog|cudart_stub"
+    r"|Search space summary|Trial \d+ Complete|Epoch \d+/",  # library noise; KerasTuner's tables, Keras' epochs
+    re.IGNORECASE,
+)
 
 
 @pytest.mark.slow
