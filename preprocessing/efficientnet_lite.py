@@ -132,7 +132,8 @@ def convert(checkpoint: Path, model: tf_keras.Model) -> None:
         raise ValueError(f"Lite0 conversion left checkpoint tensors unused: {sorted(unused)[:5]}")
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The hex SHA-256 of a file's content, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -148,7 +149,7 @@ def weights_cache_dir() -> Path:
 def load_imagenet_model(checkpoint: Path | None = None) -> tf_keras.Model:
     """Lite0 with ImageNet weights: from the Keras cache, else converted once and cached."""
     checkpoint = Path(checkpoint or source_checkpoint())
-    cached = weights_cache_dir() / f"efficientnet_lite0-keras2-{_sha256(checkpoint)[:16]}.h5"
+    cached = weights_cache_dir() / f"efficientnet_lite0-keras2-{file_sha256(checkpoint)[:16]}.h5"
     model = build_architecture()
     if cached.exists():
         try:

@@ -69,11 +69,13 @@ def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, em
     would hold every decoded image (and the backbone's activations) in memory. Here
     only one chunk is decoded at a time, while the backbone still sees real batches.
     The remainder after the full chunks is one smaller call: no padding, so a single
-    image at serving time costs one image of work.
+    image at serving time costs one image of work. extractor: float32 [n, size, size, 3]
+    RGB in [0, 255] -> float32 [n, embedding_size], in inference mode (a Keras model, or
+    a traced backbone's `embed`).
     """
 
     def embed(encoded: tf.Tensor) -> tf.Tensor:
-        return extractor(decode_and_resize(encoded, size), training=False)
+        return extractor(decode_and_resize(encoded, size))
 
     n = tf.shape(image_bytes)[0]
     full = n // chunk * chunk

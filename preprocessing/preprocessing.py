@@ -13,20 +13,26 @@ import tensorflow_transform as tft
 
 from pipeline import configs
 from preprocessing import features
+from preprocessing import traced_backbone
 from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
 
-# TFT traces preprocessing_fn several times (analysis, transform, saving); building
-# the backbone and loading its weights each time cost more than embedding a thousand
-# images. One Keras model per (backbone, weights) per process is shared by all traces.
-_EXTRACTORS: dict[tuple[str, str | None], object] = {}
+# One traced image -> embedding function per (backbone, weights, chunk) and process:
+# TFT's later traces of preprocessing_fn call it instead of re-tracing the decoding.
+_EMBEDDERS: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
 
 
-def _extractor(name: str, weights: str | None):
-    key = (name, weights)
-    if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = get_backbone(name).build_feature_extractor(weights)
-    return _EXTRACTORS[key]
+def _embedder(extractor, name: str, weights: str | None, chunk: int):
+    key = (name, weights, chunk, id(extractor))
+    if key not in _EMBEDDERS:
+        backbone = get_backbone(name)
+        _EMBEDDERS[key] = tf.function(
+            lambda image_bytes: embed_in_chunks(
+                image_bytes, backbone.input_size, extractor.embed, chunk, backbone.embedding_size
+            ),
+            input_signature=[tf.TensorSpec([None], tf.string)],
+        )
+    return _EMBEDDERS[key]
 
 
 def label_to_index(labels: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
@@ -40,14 +46,12 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     """custom_config: backbone (name), backbone_weights (path or None), labels (dict.txt lines), chunk_size."""
     backbone = get_backbone(custom_config["backbone"])
     weights = custom_config.get("backbone_weights")
-    extractor = tft.make_and_track_object(lambda: _extractor(backbone.name, weights), name="backbone")
-    embedding = embed_in_chunks(
-        inputs[features.IMAGE_KEY],
-        backbone.input_size,
-        extractor,
-        int(custom_config.get("chunk_size", configs.TRANSFORM_CHUNK_SIZE)),
-        backbone.embedding_size,
-    )
+    # TFT traces this function several times: the backbone is an already-traced
+    # SavedModel (preprocessing/traced_backbone.py), loaded once per process.
+    extractor = tft.make_and_track_object(lambda: traced_backbone.load(backbone.name, weights), name="backbone")
+    chunk = int(custom_config.get("chunk_size", configs.TRANSFORM_CHUNK_SIZE))
+    images = tf.reshape(inputs[features.IMAGE_KEY], [-1])
+    embedding = _embedder(extractor, backbone.name, weights, chunk)(images)
     outputs = {features.EMBEDDING_KEY: embedding}
     if features.LABEL_KEY in inputs:
         outputs[features.LABEL_INDEX_KEY] = label_to_index(inputs[features.LABEL_KEY], list(custom_config["labels"]))
