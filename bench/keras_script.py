@@ -43,7 +43,7 @@ def is_eval(path: str) -> bool:
     return int(hashlib.sha256(path.encode()).hexdigest(), 16) % 10 == 0
 
 
-def embed(paths: list[str], backbone) -> "np.ndarray":  # noqa: F821
+def embed(paths: list[str], backbone) -> np.ndarray:  # noqa: F821
     """Decodes, resizes and embeds JPEG files: [n, embedding_size] float32."""
     import tensorflow as tf
 

@@ -12,8 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from pipeline import configs
-from preprocessing import features
-from preprocessing import traced_backbone
+from preprocessing import features, traced_backbone
 from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
 
