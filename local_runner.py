@@ -102,11 +102,12 @@ def paths(output: str, model_name: str) -> dict[str, str]:
 
 def blessing_gate(args: argparse.Namespace, data: str, labels: list[str], metadata: str):
     """The bar from the eval split's counts and whether to compare with the last blessed model."""
-    from pipeline.baseline import eval_counts, latest_blessed_labels, plan_baseline
+    from pipeline.baseline import eval_counts, latest_blessed_labels, latest_blessed_signatures, plan_baseline
     from pipeline.blessing import compute_bar
 
     bar = compute_bar(eval_counts(data), args.significance, args.min_accuracy)
-    return bar, plan_baseline(labels, latest_blessed_labels(metadata), args.new_baseline)
+    previous, signatures = latest_blessed_labels(metadata), latest_blessed_signatures(metadata)
+    return bar, plan_baseline(labels, previous, args.new_baseline, signatures)
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -61,8 +61,8 @@ def class_counts(data_dir: str) -> dict[str, int] | None:
     return summary_counts(summary, ("train", "eval"))
 
 
-def latest_blessed_labels(metadata_path: str) -> list[str] | None:
-    """Labels of the newest blessed model in this ML Metadata store; None if there is none yet."""
+def _latest_blessed_model_dir(metadata_path: str) -> str | None:
+    """The serving folder of the newest blessed model in this ML Metadata store, or None."""
     if not tf.io.gfile.exists(metadata_path):
         return None
     from pipeline import results
@@ -72,20 +72,55 @@ def latest_blessed_labels(metadata_path: str) -> list[str] | None:
     model_ids = [int(b["current_model_id"]) for b in blessings if b.get("blessed") == 1 and "current_model_id" in b]
     if not model_ids:
         return None
-    model = store.get_artifacts_by_id([max(model_ids)])[0]
-    path = f"{model.uri}/Format-Serving/assets.extra/dict.txt"
+    return f"{store.get_artifacts_by_id([max(model_ids)])[0].uri}/Format-Serving"
+
+
+def latest_blessed_labels(metadata_path: str) -> list[str] | None:
+    """Labels of the newest blessed model in this ML Metadata store; None if there is none yet."""
+    model_dir = _latest_blessed_model_dir(metadata_path)
+    if model_dir is None:
+        return None
+    path = f"{model_dir}/assets.extra/dict.txt"
     if not tf.io.gfile.exists(path):
         return []  # a model without its labels file: treat as a different label set
     with tf.io.gfile.GFile(path) as f:
         return [line.strip() for line in f if line.strip()]
 
 
-def plan_baseline(labels: list[str], previous: list[str] | None, new_baseline: bool = False) -> BaselinePlan:
-    """Compare with the last blessed model only when asked and its labels are ours, in our order."""
+def latest_blessed_signatures(metadata_path: str) -> frozenset[str] | None:
+    """Signature names of the newest blessed model (read from saved_model.pb); None if none yet."""
+    model_dir = _latest_blessed_model_dir(metadata_path)
+    if model_dir is None or not tf.io.gfile.exists(f"{model_dir}/saved_model.pb"):
+        return None
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(f"{model_dir}/saved_model.pb", "rb") as f:
+        saved.ParseFromString(f.read())
+    return frozenset(name for graph in saved.meta_graphs for name in graph.signature_def)
+
+
+def plan_baseline(
+    labels: list[str],
+    previous: list[str] | None,
+    new_baseline: bool = False,
+    previous_signatures: frozenset[str] | None = None,
+) -> BaselinePlan:
+    """Compare with the last blessed model only when asked, its labels are ours in our order,
+    and it has the signatures TFMA calls (previous_signatures; None: not checked)."""
+    from models.export import LABEL_SIGNATURE
+
     if new_baseline:
         return BaselinePlan(False, "--new-baseline: this run blesses on the accuracy bar alone")
     if previous is None:
         return BaselinePlan(True, "no blessed model yet, so no baseline model to compare with")
+    if previous_signatures is not None and LABEL_SIGNATURE not in previous_signatures:
+        return BaselinePlan(
+            False,
+            f"the last blessed model was exported by an older tastebud (no {LABEL_SIGNATURE} signature for "
+            "TFMA), so it cannot be evaluated the same way: no comparison with it; this run blesses on the "
+            "accuracy bar alone",
+        )
     if previous != labels:
         added, removed = sorted(set(labels) - set(previous)), sorted(set(previous) - set(labels))
         change = "; ".join(

@@ -11,7 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 
-from models.export import EXAMPLES_SIGNATURE, SCORES_OUTPUT, TRANSFORM_SIGNATURE
+from models.export import EXAMPLES_SIGNATURE, LABEL_SIGNATURE, SCORES_OUTPUT
 from pipeline import configs
 from preprocessing import features
 
@@ -165,7 +165,7 @@ def eval_config(num_classes: int, accuracy_bar: float, compare_with_baseline: bo
         model_specs=[
             tfma.ModelSpec(
                 signature_name=EXAMPLES_SIGNATURE,
-                preprocessing_function_names=[TRANSFORM_SIGNATURE],
+                preprocessing_function_names=[LABEL_SIGNATURE],
                 label_key=features.LABEL_INDEX_KEY,
                 prediction_key=SCORES_OUTPUT,
             )

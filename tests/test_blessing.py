@@ -79,6 +79,16 @@ def test_label_set_changes_skip_the_comparison():
     assert not new.compare and "--new-baseline" in new.reason
 
 
+def test_a_baseline_without_the_label_signature_is_not_compared():
+    """Models exported before TFMA read labels from `label_index` cannot be evaluated by TFMA
+    with today's EvalConfig: the run starts a new baseline instead of failing."""
+    labels = ["daisy", "roses"]
+    current = frozenset({"serving_default", "serving_examples", "label_index"})
+    assert plan_baseline(labels, list(labels), previous_signatures=current).compare
+    old = plan_baseline(labels, list(labels), previous_signatures=frozenset({"serving_default", "transform_features"}))
+    assert not old.compare and "older tastebud" in old.reason and "label_index" in old.reason
+
+
 def test_eval_config_thresholds_follow_the_plan():
     with_baseline = eval_config(3, 0.45, compare_with_baseline=True)
     alone = eval_config(3, 0.45, compare_with_baseline=False)
