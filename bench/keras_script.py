@@ -43,12 +43,11 @@ def is_eval(path: str) -> bool:
     return int(hashlib.sha256(path.encode()).hexdigest(), 16) % 10 == 0
 
 
-def embed(paths: list[str], backbone) -> np.ndarray:  # noqa: F821
+def embed(paths: list[str], backbone, extractor) -> np.ndarray:  # noqa: F821
     """Decodes, resizes and embeds JPEG files: [n, embedding_size] float32."""
     import tensorflow as tf
 
     size = backbone.input_size
-    extractor = backbone.build_feature_extractor()
 
     def load(path):
         image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
@@ -58,23 +57,22 @@ def embed(paths: list[str], backbone) -> np.ndarray:  # noqa: F821
     return extractor.predict(pixels.batch(BATCH).prefetch(2), verbose=0)
 
 
-def save_serving_model(backbone, head, classes: list[str], out: str) -> None:
+def save_serving_model(backbone, extractor, head, classes: list[str], out: str) -> None:
     """image bytes [n] -> label [n], scores [n, classes]: decode, resize, backbone, head."""
     import tensorflow as tf
 
-    extractor = backbone.build_feature_extractor()
     names = tf.constant(classes)
     module = tf.Module()
-    module.extractor, module.head = extractor, head
+    module.weights = list(extractor.variables) + list(head.variables)  # not the Keras objects: faster to save
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")], autograph=False)
     def serve(image_bytes):
         def one(data):
             image = tf.io.decode_jpeg(data, channels=3)
             return tf.image.resize(image, [backbone.input_size] * 2, antialias=True)
 
         pixels = tf.map_fn(one, image_bytes, fn_output_signature=tf.float32)
-        scores = module.head(module.extractor(pixels, training=False), training=False)
+        scores = head(extractor(pixels, training=False), training=False)
         return {"label": tf.gather(names, tf.argmax(scores, axis=-1)), "scores": scores}
 
     tf.saved_model.save(module, out, signatures={"serving_default": serve})
@@ -94,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     from preprocessing.backbones import get_backbone
 
     backbone = get_backbone(args.backbone)
+    extractor = backbone.build_feature_extractor()
     paths, labels, classes = list_photos(args.folder)
-    x, y = embed(paths, backbone), np.array(labels)
+    x, y = embed(paths, backbone, extractor), np.array(labels)
     evaluation = np.array([is_eval(p) for p in paths])
     head = fit_head(x[~evaluation], y[~evaluation], len(classes), configs.HYPERPARAMETERS)
     _, accuracy = head.evaluate(x[evaluation], y[evaluation], verbose=0)
-    save_serving_model(backbone, head, classes, args.out)
+    save_serving_model(backbone, extractor, head, classes, args.out)
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "accuracy": float(accuracy), "images": len(paths)}), flush=True)
     return 0

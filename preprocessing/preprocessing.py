@@ -30,6 +30,7 @@ def _embedder(extractor, name: str, weights: str | None, chunk: int):
                 image_bytes, backbone.input_size, extractor.embed, chunk, backbone.embedding_size
             ),
             input_signature=[tf.TensorSpec([None], tf.string)],
+            autograph=False,  # explicit tf.cond / tf.map_fn / tf.while_loop only; converting cost seconds
         )
     return _EMBEDDERS[key]
 
