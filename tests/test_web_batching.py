@@ -270,7 +270,7 @@ def test_sixteen_concurrent_clients_get_the_one_at_a_time_answers(local_client, 
 
 @pytest.mark.slow
 def test_a_bad_photo_gets_its_400_and_its_batch_mates_their_answers(local_client, photos):
-    cut = ("cut.jpg", photos[0][1][:2000])  # a JPEG header, then nothing: passes the header check
+    cut = ("cut.jpg", photos[0][1][: len(photos[0][1]) * 3 // 5])  # its header is whole: passes the header check
     uploads = [[photo] for photo in photos[:5]] + [[cut]] + [[photos[5], cut, photos[6]]] + [[photos[7]]]
     expected = TestClient(create_app(local_client))  # the serialised path with the full decode check
     wanted = [expected.post("/predict", files=[("files", (n, d, "image/jpeg")) for n, d in u]) for u in uploads]
@@ -287,3 +287,26 @@ def test_a_bad_photo_gets_its_400_and_its_batch_mates_their_answers(local_client
     for i in (0, 1, 2, 3, 4, 7):
         assert responses[i].status_code == 200, responses[i].text
         _assert_same_answers(responses[i].json(), wanted[i].json())
+
+
+# ---- TF Serving's own batching: the parameters file and docker-compose.yml ---------------------
+
+
+def test_tf_serving_batching_parameters_file_is_mounted_and_enabled():
+    import re
+
+    import yaml
+
+    from tastebud.clients import DEFAULT_BATCH_SIZE
+    from tests.conftest import REPO
+
+    text = (REPO / "batching_parameters.txt").read_text()
+    fields = dict(re.findall(r"^(\w+) \{ value: (\d+) \}$", text, flags=re.MULTILINE))
+    assert set(fields) == {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads"}
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) == len(fields), lines  # nothing else that TF Serving's text-proto parser would see
+    assert int(fields["max_batch_size"]) >= DEFAULT_BATCH_SIZE  # what tastebud's REST/gRPC clients send at most
+    service = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["tf-serving"]
+    mounted = "/config/batching_parameters.txt"
+    assert f"./batching_parameters.txt:{mounted}:ro" in service["volumes"]
+    assert service["command"] == ["--enable_batching=true", f"--batching_parameters_file={mounted}"]
