@@ -37,7 +37,7 @@ class FakeModel:
     def predict(self, images: list[bytes], keys: list[str]) -> tuple[str, list[Prediction]]:
         self.calls.append(list(images))
         self.called.set()
-        assert self.release.wait(WAIT_S)
+        assert self.release.wait(3 * WAIT_S)  # longer than any test waits for anything else
         if b"bad" in images:
             raise ValueError("cannot decode b'bad'")
         labels = [i[:16].decode("latin-1") for i in images]
@@ -72,6 +72,18 @@ def test_concurrent_requests_share_one_model_call_and_get_their_own_answers():
     assert len(model.calls) == 1 and len(model.calls[0]) == 8
     stats = batcher.stats()
     assert stats["batch_sizes"] == {"8": 1} and stats["model_calls"] == 1 and stats["requests"] == 7
+    batcher.close()
+
+
+def test_a_request_arriving_within_the_batch_timeout_joins_the_batch():
+    model = FakeModel()
+    batcher = MicroBatcher(model.predict, BatchingParams(max_batch_size=2, batch_timeout_ms=WAIT_S * 1000))
+    early = batcher.submit([b"early"], ["k"])
+    _wait_until(lambda: batcher.stats()["queued_images"] == 0)  # a batch thread holds it, waiting for mates
+    time.sleep(0.05)
+    late = batcher.submit([b"late"], ["k"])
+    assert [f.result(WAIT_S)[1][0].label for f in (early.future, late.future)] == ["early", "late"]
+    assert model.calls == [[b"early", b"late"]]  # one call: it closed when full, not before
     batcher.close()
 
 
