@@ -191,7 +191,8 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
     """The batching web server against the in-process model at batch 16, in one run.
 
     Keys: web_images_per_s {"1", "4", "16"} (concurrent one-photo clients),
-    in_process_batch16_images_per_s, web16_vs_in_process16, p50_ms_1_client,
+    in_process_batch16_images_per_s (the mean of a measure before and one after the web
+    server ran: the machine's load drifts), web16_vs_in_process16, p50_ms_1_client,
     p99_ms_16_clients (and p50_ms_16_clients, p99_16_over_p50_1, and the server's batch
     sizes at 16 clients: batch_sizes_16_clients {images: calls}, mean_batch_size_16_clients).
     `flags` go to `tastebud serve` (e.g. "--batch-timeout-ms", "5"). Raises RuntimeError
@@ -199,6 +200,7 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
     """
     import httpx
 
+    in_process_before = in_process_batch(serving_dir, image)  # before and after: the machine's load drifts
     with _web_server(serving_dir, *flags) as url:
         _clients(url, image, BATCH, 3)  # warm-up: every batch size the load makes
         _, single = _clients(url, image, 1, LATENCY_REQUESTS)
@@ -208,7 +210,8 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
             seconds, latencies[clients] = _clients(url, image, clients, ROUNDS if clients > 1 else 2 * ROUNDS)
             rates[str(clients)] = len(latencies[clients]) / seconds
         after = httpx.get(f"{url}/stats", timeout=10).json()["batching"]
-    in_process = in_process_batch(serving_dir, image)  # after the server stopped: no contention
+    in_process_after = in_process_batch(serving_dir, image)  # with the server stopped: no contention
+    in_process = (in_process_before + in_process_after) / 2
     sizes = {k: n - before["batch_sizes"].get(k, 0) for k, n in after["batch_sizes"].items()}
     sizes = {k: n for k, n in sizes.items() if n}
     ms = {c: np.array(t) * 1000 for c, t in latencies.items()}
@@ -216,6 +219,7 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
     result = {
         "web_images_per_s": rates,
         "in_process_batch16_images_per_s": in_process,
+        "in_process_batch16_before_after": [in_process_before, in_process_after],
         "web16_vs_in_process16": rates["16"] / in_process,
         "p50_ms_1_client": p50_single,
         "p99_ms_16_clients": float(np.percentile(ms[16], 99)),
