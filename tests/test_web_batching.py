@@ -183,6 +183,28 @@ def test_serve_flags_reach_the_batching_params():
     assert set_ == BatchingParams(8, 5.0, 2, 2, 9.0)
 
 
+def test_a_decode_error_from_the_serving_graph_reads_like_the_full_checks():
+    import tensorflow as tf
+
+    from data.validate import decode_failure
+
+    graph_error = tf.errors.InvalidArgumentError(
+        None,
+        None,
+        "Graph execution error:\n\nDetected at node cond/map/while/DecodeJpeg defined at (most recent call last):\n"
+        "<stack traces unavailable>\njpeg::Uncompress failed. Invalid JPEG data or crop window.\n"
+        "\t [[{{node cond/map/while/DecodeJpeg}}]] [Op:__inference_signature_wrapper_19272]",
+    )
+    eager_error = tf.errors.InvalidArgumentError(
+        None,
+        None,
+        "{{function_node __wrapped__DecodeImage}} jpeg::Uncompress failed. Invalid JPEG data or crop window. "
+        "[Op:DecodeImage] name: ",
+    )
+    expected = "corrupt or truncated JPEG: jpeg::Uncompress failed. Invalid JPEG data or crop window"
+    assert decode_failure("JPEG", graph_error) == decode_failure("JPEG", eager_error) == expected
+
+
 # ---- the web app: 503 and 504 with a held fake model ------------------------------------------
 
 
@@ -322,3 +344,42 @@ def test_tf_serving_batching_parameters_file_is_mounted_and_enabled():
     mounted = "/config/batching_parameters.txt"
     assert f"./batching_parameters.txt:{mounted}:ro" in service["volumes"]
     assert service["command"] == ["--enable_batching=true", f"--batching_parameters_file={mounted}"]
+
+
+@pytest.mark.slow
+def test_the_models_decode_refuses_exactly_what_the_full_check_refuses(local_client, photos):
+    """The header check plus the model's decode (the batched path) against prepare's full
+    decode check, on damaged photos of every accepted format: the same verdict each time."""
+    import io
+    import random
+
+    from PIL import Image
+
+    from data.validate import check_header, check_image
+
+    rng = random.Random(0)
+    with Image.open(io.BytesIO(photos[0][1])) as im:
+        rgb = im.convert("RGB")
+    originals = {"JPEG": photos[0][1]}
+    for fmt in ("PNG", "GIF", "BMP", "WEBP"):
+        buffer = io.BytesIO()
+        rgb.save(buffer, format=fmt)
+        originals[fmt] = buffer.getvalue()
+    damaged = []
+    for fmt, data in originals.items():
+        damaged += [(f"{fmt} cut at {f}", data[: int(len(data) * f)]) for f in (0.05, 0.5, 0.95, 0.99)]
+        for k in range(4):
+            flipped = bytearray(data)
+            for _ in range(20):
+                flipped[rng.randrange(64, len(flipped))] = rng.randrange(256)
+            damaged.append((f"{fmt} with 20 bytes changed #{k}", bytes(flipped)))
+    differ = []
+    for name, data in damaged:
+        try:
+            model_ok = check_header(data).ok and bool(local_client.predict([data], ["k"]))
+        except Exception:  # the model's decode refused it
+            model_ok = False
+        if model_ok != check_image(data).ok:
+            differ.append(name)
+    assert differ == []
+    assert sum(not check_image(d).ok for _, d in damaged) >= len(damaged) // 2  # mostly refused: the test bites
