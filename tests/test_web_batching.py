@@ -26,18 +26,19 @@ WAIT_S = 30  # the longest any test waits for a thread to reach a point (never h
 
 class FakeModel:
     """A model that labels each image with its own bytes, records its calls, and can be held
-    (every call waits for `release`) or fail on images equal to b"bad"."""
+    (a call waits for `release`: every call with hold=True, or only calls holding the image
+    `hold` when it is bytes) or fail on images equal to b"bad"."""
 
-    def __init__(self, hold: bool = False):
+    def __init__(self, hold: bool | bytes = False):
         self.calls: list[list[bytes]] = []
+        self.hold = hold
         self.called, self.release = threading.Event(), threading.Event()
-        if not hold:
-            self.release.set()
 
     def predict(self, images: list[bytes], keys: list[str]) -> tuple[str, list[Prediction]]:
         self.calls.append(list(images))
         self.called.set()
-        assert self.release.wait(3 * WAIT_S)  # longer than any test waits for anything else
+        if self.hold is True or self.hold in images:
+            assert self.release.wait(3 * WAIT_S)  # longer than any test waits for anything else
         if b"bad" in images:
             raise ValueError("cannot decode b'bad'")
         labels = [i[:16].decode("latin-1") for i in images]
@@ -156,6 +157,18 @@ def test_a_slow_model_call_gives_a_deadline_error_and_frees_the_queue():
     assert asyncio.run(batcher.predict([b"next"], ["k"]))[1][0].label == "next"
     assert [c for c in model.calls if c == [b"queued"]] == []  # never sent to the model
     assert batcher.stats()["timed_out"] == 2
+    batcher.close()
+
+
+def test_with_two_batch_threads_a_slow_batch_does_not_hold_up_the_next():
+    model = FakeModel(hold=b"slow")
+    batcher = MicroBatcher(model.predict, BatchingParams(max_batch_size=1, batch_timeout_ms=0, num_batch_threads=2))
+    slow = batcher.submit([b"slow"], ["k"])
+    assert model.called.wait(WAIT_S)  # one batch thread is stuck in the slow call
+    assert batcher.submit([b"quick"], ["k"]).future.result(WAIT_S)[1][0].label == "quick"  # the other answers
+    assert not slow.future.done()
+    model.release.set()
+    assert slow.future.result(WAIT_S)[1][0].label == "slow"
     batcher.close()
 
 
