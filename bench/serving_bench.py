@@ -133,6 +133,7 @@ def web(serving_dir: Path, image: bytes) -> dict:
 BATCH = 16
 ROUNDS = 20  # requests per client in each concurrency step: 320 at 16 clients, enough for a p99
 IN_PROCESS_CALLS = 20  # calls of BATCH images for the in-process rate
+PAIRS = 3  # alternating rounds of in-process and web at 16 clients
 
 
 def _multipart(image: bytes) -> tuple[bytes, str]:
@@ -173,59 +174,84 @@ def _clients(url: str, image: bytes, clients: int, requests_each: int) -> tuple[
         return time.perf_counter() - start, [t for latencies in per_client for t in latencies]
 
 
-def in_process_batch(serving_dir: Path, image: bytes, batch: int = BATCH) -> float:
-    """LocalModel.predict on `batch` copies of `image`, in images per second (after warm-up)."""
-    from tastebud.inference import LocalModel
+class _InProcess:
+    """LocalModel.predict on BATCH copies of one image, loaded and warmed up once."""
 
-    model = LocalModel(serving_dir)
-    images, keys = [image] * batch, [f"k{i}" for i in range(batch)]
-    for _ in range(3):
-        model.predict(images, keys)
-    start = time.perf_counter()
-    for _ in range(IN_PROCESS_CALLS):
-        model.predict(images, keys)
-    return IN_PROCESS_CALLS * batch / (time.perf_counter() - start)
+    def __init__(self, serving_dir: Path, image: bytes):
+        from tastebud.inference import LocalModel
+
+        self.model = LocalModel(serving_dir)
+        self.images, self.keys = [image] * BATCH, [f"k{i}" for i in range(BATCH)]
+        for _ in range(3):
+            self.model.predict(self.images, self.keys)
+
+    def images_per_s(self) -> float:
+        """IN_PROCESS_CALLS calls of BATCH images, in images per second."""
+        start = time.perf_counter()
+        for _ in range(IN_PROCESS_CALLS):
+            self.model.predict(self.images, self.keys)
+        return IN_PROCESS_CALLS * BATCH / (time.perf_counter() - start)
+
+
+def _batch_sizes(url: str) -> dict[str, int]:
+    import httpx
+
+    return httpx.get(f"{url}/stats", timeout=10).json()["batching"]["batch_sizes"]
+
+
+def _alternate(url: str, image: bytes, in_process: _InProcess) -> tuple[list[float], list[float], list[float]]:
+    """PAIRS rounds of (in-process at batch 16, web at 16 clients), back to back, so that both
+    see the same load on a shared machine. Returns (in-process img/s, web img/s, web latencies s)."""
+    local, web, latencies = [], [], []
+    for _ in range(PAIRS):
+        local.append(in_process.images_per_s())  # the server idles meanwhile
+        seconds, round_latencies = _clients(url, image, BATCH, ROUNDS)
+        web.append(len(round_latencies) / seconds)
+        latencies += round_latencies
+    return local, web, latencies
 
 
 def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
     """The batching web server against the in-process model at batch 16, in one run.
 
-    Keys: web_images_per_s {"1", "4", "16"} (concurrent one-photo clients),
-    in_process_batch16_images_per_s (the mean of a measure before and one after the web
-    server ran: the machine's load drifts), web16_vs_in_process16, p50_ms_1_client,
-    p99_ms_16_clients (and p50_ms_16_clients, p99_16_over_p50_1, and the server's batch
-    sizes at 16 clients: batch_sizes_16_clients {images: calls}, mean_batch_size_16_clients).
+    Keys: web_images_per_s {"1", "4", "16"} (concurrent one-photo clients; at 16, the median
+    of PAIRS rounds), in_process_batch16_images_per_s (the median of PAIRS rounds, each right
+    before a web round: the load of a shared machine drifts), web16_vs_in_process16 (the
+    ratio of those medians), p50_ms_1_client, p99_ms_16_clients (over all web rounds at 16),
+    and p50_ms_16_clients, p99_16_over_p50_1, the per-round rates (*_rounds), the server's
+    batch sizes at 16 clients (batch_sizes_16_clients {images: calls}) and their mean.
     `flags` go to `tastebud serve` (e.g. "--batch-timeout-ms", "5"). Raises RuntimeError
     if any request fails.
     """
-    import httpx
-
-    in_process_before = in_process_batch(serving_dir, image)  # before and after: the machine's load drifts
+    in_process = _InProcess(serving_dir, image)
     with _web_server(serving_dir, *flags) as url:
         _clients(url, image, BATCH, 3)  # warm-up: every batch size the load makes
         _, single = _clients(url, image, 1, LATENCY_REQUESTS)
-        rates, latencies = {}, {}
-        for clients in CONCURRENCY:
-            before = httpx.get(f"{url}/stats", timeout=10).json()["batching"]
-            seconds, latencies[clients] = _clients(url, image, clients, ROUNDS if clients > 1 else 2 * ROUNDS)
-            rates[str(clients)] = len(latencies[clients]) / seconds
-        after = httpx.get(f"{url}/stats", timeout=10).json()["batching"]
-    in_process_after = in_process_batch(serving_dir, image)  # with the server stopped: no contention
-    in_process = (in_process_before + in_process_after) / 2
-    sizes = {k: n - before["batch_sizes"].get(k, 0) for k, n in after["batch_sizes"].items()}
-    sizes = {k: n for k, n in sizes.items() if n}
-    ms = {c: np.array(t) * 1000 for c, t in latencies.items()}
+        rates = {}
+        for clients in CONCURRENCY[:-1]:
+            seconds, latencies = _clients(url, image, clients, 2 * ROUNDS)
+            rates[str(clients)] = len(latencies) / seconds
+        before = _batch_sizes(url)
+        local, web, ms16 = _alternate(url, image, in_process)
+        after = _batch_sizes(url)
+    rates["16"] = float(np.median(web))
+    sizes = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
+    ms = np.array(ms16) * 1000
     p50_single = float(np.percentile(np.array(single) * 1000, 50))
     result = {
         "web_images_per_s": rates,
-        "in_process_batch16_images_per_s": in_process,
-        "in_process_batch16_before_after": [in_process_before, in_process_after],
-        "web16_vs_in_process16": rates["16"] / in_process,
+        "in_process_batch16_images_per_s": float(np.median(local)),
+        "web16_vs_in_process16": rates["16"] / float(np.median(local)),
         "p50_ms_1_client": p50_single,
-        "p99_ms_16_clients": float(np.percentile(ms[16], 99)),
-        "p50_ms_16_clients": float(np.percentile(ms[16], 50)),
-        "p99_16_over_p50_1": float(np.percentile(ms[16], 99)) / p50_single,
-        "batch_sizes_16_clients": sizes,
+        "p99_ms_16_clients": float(np.percentile(ms, 99)),
+        "p50_ms_16_clients": float(np.percentile(ms, 50)),
+        "p99_16_over_p50_1": float(np.percentile(ms, 99)) / p50_single,
+        # Little's law: 16 clients always waiting get a mean latency of 16 / throughput, so no
+        # server doing at most in-process16 img/s can answer them faster on average than this.
+        "latency_floor_ms_16_clients": 1000 * BATCH / float(np.median(local)),
+        "web16_rounds_images_per_s": web,
+        "in_process_batch16_rounds_images_per_s": local,
+        "batch_sizes_16_clients": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
         "mean_batch_size_16_clients": sum(int(k) * n for k, n in sizes.items()) / max(1, sum(sizes.values())),
         "server_flags": list(flags),
     }
@@ -243,6 +269,12 @@ def summary(r: dict) -> str:
             f"web16 / in-process16: {r['web16_vs_in_process16']:.2f} (goal >= 0.8)",
             f"p50 at 1 client: {r['p50_ms_1_client']:.1f} ms; at 16 clients p50 {r['p50_ms_16_clients']:.1f} ms, "
             f"p99 {r['p99_ms_16_clients']:.1f} ms = {r['p99_16_over_p50_1']:.1f} x the 1-client p50 (goal <= 3)",
+            f"  (at 16 clients no server can average under {r['latency_floor_ms_16_clients']:.0f} ms: "
+            "16 / the in-process rate)",
+            "rounds at 16, img/s: in-process "
+            + ", ".join(f"{x:.1f}" for x in r["in_process_batch16_rounds_images_per_s"])
+            + "; web "
+            + ", ".join(f"{x:.1f}" for x in r["web16_rounds_images_per_s"]),
             f"batch sizes at 16 clients (images: calls): {r['batch_sizes_16_clients']}",
         ]
     )
