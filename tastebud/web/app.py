@@ -73,7 +73,9 @@ def _answer(names: list[str], version: str, predictions: list) -> JSONResponse:
     )
 
 
-async def _predict_batched(batcher: MicroBatcher, names: list[str], images: list[bytes], checks: list[ImageCheck]):
+async def _predict_batched(
+    batcher: MicroBatcher, names: list[str], images: list[bytes], checks: list[ImageCheck]
+) -> JSONResponse:
     """The answer for one request through the batcher, or its JSON error (4xx/5xx)."""
     try:
         return _answer(names, *await batcher.predict(images, names))
