@@ -3,6 +3,8 @@ SavedModel, the raw Keras model (the limit), and the web endpoint."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import subprocess
 import sys
@@ -85,25 +87,38 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def web(serving_dir: Path, image: bytes) -> dict:
+@contextlib.contextmanager
+def _web_server(serving_dir: Path, *flags: str):
+    """`tastebud serve --model serving_dir` in a child process; yields its base URL once healthy."""
     import httpx
 
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tastebud", "serve", "--model", str(serving_dir), "--port", str(port)],
+        [sys.executable, "-m", "tastebud", "serve", "--model", str(serving_dir), "--port", str(port), *flags],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def web(serving_dir: Path, image: bytes) -> dict:
+    """The web endpoint through httpx: p50/p99 at one client and img/s at 1/4/16 (measure()'s dict)."""
+    import httpx
+
+    with _web_server(serving_dir) as url:
         client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32))
 
         def call():
@@ -111,6 +126,177 @@ def web(serving_dir: Path, image: bytes) -> dict:
             response.raise_for_status()
 
         return measure("web endpoint", call)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+# ---- web micro-batching vs in-process batches (issue 14) ------------------------------------
+
+BATCH = 16
+ROUNDS = 20  # requests per client in each concurrency step: 320 at 16 clients, enough for a p99
+IN_PROCESS_CALLS = 20  # calls of BATCH images for the in-process rate
+PAIRS = 3  # alternating rounds of in-process and web at 16 clients
+
+
+def _multipart(image: bytes) -> tuple[bytes, str]:
+    """One photo as a multipart/form-data body (built once: the load generator stays cheap)."""
+    boundary = "tastebudbench"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n'
+    head += "Content-Type: image/jpeg\r\n\r\n"
+    return head.encode() + image + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _clients(url: str, image: bytes, clients: int, requests_each: int) -> tuple[float, list[float]]:
+    """`clients` threads, each with one keep-alive connection, send `requests_each` one-photo
+    requests back to back. Returns (seconds for all, per-request latencies in seconds).
+    Raises RuntimeError on any answer but 200."""
+    import http.client
+    from urllib.parse import urlparse
+
+    body, content_type = _multipart(image)
+    address = urlparse(url)
+
+    def one_client(_: int) -> list[float]:
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+        latencies = []
+        for _ in range(requests_each):
+            start = time.perf_counter()
+            connection.request("POST", "/predict", body, {"Content-Type": content_type})
+            response = connection.getresponse()
+            payload = response.read()
+            latencies.append(time.perf_counter() - start)
+            if response.status != 200:
+                raise RuntimeError(f"/predict answered {response.status}: {payload[:300]!r}")
+        connection.close()
+        return latencies
+
+    with ThreadPoolExecutor(clients) as pool:
+        start = time.perf_counter()
+        per_client = list(pool.map(one_client, range(clients)))
+        return time.perf_counter() - start, [t for latencies in per_client for t in latencies]
+
+
+class _InProcess:
+    """LocalModel.predict on BATCH copies of one image, loaded and warmed up once."""
+
+    def __init__(self, serving_dir: Path, image: bytes):
+        from tastebud.inference import LocalModel
+
+        self.model = LocalModel(serving_dir)
+        self.images, self.keys = [image] * BATCH, [f"k{i}" for i in range(BATCH)]
+        for _ in range(3):
+            self.model.predict(self.images, self.keys)
+
+    def images_per_s(self) -> float:
+        """IN_PROCESS_CALLS calls of BATCH images, in images per second."""
+        start = time.perf_counter()
+        for _ in range(IN_PROCESS_CALLS):
+            self.model.predict(self.images, self.keys)
+        return IN_PROCESS_CALLS * BATCH / (time.perf_counter() - start)
+
+
+def _batch_sizes(url: str) -> dict[str, int]:
+    import httpx
+
+    return httpx.get(f"{url}/stats", timeout=10).json()["batching"]["batch_sizes"]
+
+
+def _alternate(url: str, image: bytes, in_process: _InProcess) -> tuple[list[float], list[float], list[float]]:
+    """PAIRS rounds of (in-process at batch 16, web at 16 clients), back to back, so that both
+    see the same load on a shared machine. Returns (in-process img/s, web img/s, web latencies s)."""
+    local, web, latencies = [], [], []
+    for _ in range(PAIRS):
+        local.append(in_process.images_per_s())  # the server idles meanwhile
+        seconds, round_latencies = _clients(url, image, BATCH, ROUNDS)
+        web.append(len(round_latencies) / seconds)
+        latencies += round_latencies
+    return local, web, latencies
+
+
+def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
+    """The batching web server against the in-process model at batch 16, in one run.
+
+    Keys: web_images_per_s {"1", "4", "16"} (concurrent one-photo clients; at 16, the median
+    of PAIRS rounds), in_process_batch16_images_per_s (the median of PAIRS rounds, each right
+    before a web round: the load of a shared machine drifts), web16_vs_in_process16 (the
+    ratio of those medians), p50_ms_1_client, p99_ms_16_clients (over all web rounds at 16),
+    and p50_ms_16_clients, p99_16_over_p50_1, the per-round rates (*_rounds), the server's
+    batch sizes at 16 clients (batch_sizes_16_clients {images: calls}) and their mean.
+    `flags` go to `tastebud serve` (e.g. "--batch-timeout-ms", "5"). Raises RuntimeError
+    if any request fails.
+    """
+    in_process = _InProcess(serving_dir, image)
+    with _web_server(serving_dir, *flags) as url:
+        _clients(url, image, BATCH, 3)  # warm-up: every batch size the load makes
+        _, single = _clients(url, image, 1, LATENCY_REQUESTS)
+        rates = {}
+        for clients in CONCURRENCY[:-1]:
+            seconds, latencies = _clients(url, image, clients, 2 * ROUNDS)
+            rates[str(clients)] = len(latencies) / seconds
+        before = _batch_sizes(url)
+        local, web, ms16 = _alternate(url, image, in_process)
+        after = _batch_sizes(url)
+    rates["16"] = float(np.median(web))
+    sizes = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
+    ms = np.array(ms16) * 1000
+    p50_single = float(np.percentile(np.array(single) * 1000, 50))
+    result = {
+        "web_images_per_s": rates,
+        "in_process_batch16_images_per_s": float(np.median(local)),
+        "web16_vs_in_process16": rates["16"] / float(np.median(local)),
+        "p50_ms_1_client": p50_single,
+        "p99_ms_16_clients": float(np.percentile(ms, 99)),
+        "p50_ms_16_clients": float(np.percentile(ms, 50)),
+        "p99_16_over_p50_1": float(np.percentile(ms, 99)) / p50_single,
+        # Little's law: 16 clients always waiting get a mean latency of 16 / throughput, so no
+        # server doing at most in-process16 img/s can answer them faster on average than this.
+        "latency_floor_ms_16_clients": 1000 * BATCH / float(np.median(local)),
+        "web16_rounds_images_per_s": web,
+        "in_process_batch16_rounds_images_per_s": local,
+        "batch_sizes_16_clients": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
+        "mean_batch_size_16_clients": sum(int(k) * n for k, n in sizes.items()) / max(1, sum(sizes.values())),
+        "server_flags": list(flags),
+    }
+    log(f"web batching: {json.dumps(result)}")
+    return result
+
+
+def summary(r: dict) -> str:
+    """web_batching()'s numbers as lines of text."""
+    rates = r["web_images_per_s"]
+    return "\n".join(
+        [
+            f"web img/s at 1/4/16 clients: {rates['1']:.1f} / {rates['4']:.1f} / {rates['16']:.1f}",
+            f"in-process LocalModel.predict at batch 16: {r['in_process_batch16_images_per_s']:.1f} img/s",
+            f"web16 / in-process16: {r['web16_vs_in_process16']:.2f} (goal >= 0.8)",
+            f"p50 at 1 client: {r['p50_ms_1_client']:.1f} ms; at 16 clients p50 {r['p50_ms_16_clients']:.1f} ms, "
+            f"p99 {r['p99_ms_16_clients']:.1f} ms = {r['p99_16_over_p50_1']:.1f} x the 1-client p50 (goal <= 3)",
+            f"  (at 16 clients no server can average under {r['latency_floor_ms_16_clients']:.0f} ms: "
+            "16 / the in-process rate)",
+            "rounds at 16, img/s: in-process "
+            + ", ".join(f"{x:.1f}" for x in r["in_process_batch16_rounds_images_per_s"])
+            + "; web "
+            + ", ".join(f"{x:.1f}" for x in r["web16_rounds_images_per_s"]),
+            f"batch sizes at 16 clients (images: calls): {r['batch_sizes_16_clients']}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.serving_bench --model SERVING_DIR [--image FILE] [-- SERVE_FLAGS...]`."""
+    import argparse
+
+    from bench.common import sample_images
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--model", required=True, help="a serving dir (e.g. OUT/serving/tastebud)")
+    parser.add_argument("--image", help="the photo every request sends (default: the first bundled sample)")
+    parser.add_argument("flags", nargs="*", help="extra `tastebud serve` flags, after --")
+    args = parser.parse_args(argv)
+    image = Path(args.image).read_bytes() if args.image else sample_images()[0][2]
+    result = web_batching(Path(args.model), image, *args.flags)
+    print(summary(result))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -71,6 +71,19 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "
       max_pixels: refuse images whose header claims more pixels (width x height).
       name: file name or URI, only to name TIFF-based camera RAW files by extension.
     """
+    header = check_header(data, max_pixels, name)
+    if not header.ok:
+        return header
+    return _decode_with_tensorflow(data, header.image_format, header.width, header.height)
+
+
+def check_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "") -> ImageCheck:
+    """Checks 1 and 2 of the module doc (signature, header, pixel limit); decodes no pixels.
+
+    Cheap (about a millisecond): for a caller whose own decode (e.g. the serving graph's)
+    is the decodability check, turning its error into `decode_failure(...)`'s reason.
+    Args as for check_image; an ok result carries the format and the header's size.
+    """
     if not data:
         return _reject("empty file")
     unsupported = identify_unsupported(data, name)
@@ -88,17 +101,29 @@ def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "
         return _reject(problem)
     if image_format not in TF_DECODABLE_FORMATS:
         return _reject(f"unsupported format {image_format or 'unknown'} (use JPEG, PNG, GIF, BMP or WebP)")
-    return _decode_with_tensorflow(data, image_format, width, height)
+    return ImageCheck(True, "", image_format, width, height)
 
 
 def readable_tf_error(error: Exception) -> str:
-    """TensorFlow's message without function names, device strings or op names: one line."""
+    """TensorFlow's message without function names, device strings or op names: one line.
+
+    From a graph (a SavedModel's signature) the op's own message is the last line of
+    "Graph execution error: Detected at node ... <stack> message [[node]]": that one is kept.
+    """
     text = getattr(error, "message", None) or str(error)
     text = re.sub(r"\{\{[^}]*\}\}", "", text)  # {{function_node __wrapped__..._device_/job:localhost/...}}
     text = re.sub(r"\[Op:[^\]]*\]", "", text)
     text = re.sub(r"\bname:\s*\S*", "", text)
+    text = re.sub(r"\[\[\s*\]\]", "", text)  # what is left of [[{{node ...}}]]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Graph execution error"):
+        lines = lines[-1:]
     return (lines[0] if lines else type(error).__name__).rstrip(" .;:")[:160]
+
+
+def decode_failure(image_format: str, error: Exception) -> str:
+    """The reason for an image TensorFlow's decoder refused, e.g. "corrupt or truncated JPEG: ..."."""
+    return f"corrupt or truncated {image_format}: {readable_tf_error(error)}"
 
 
 def _decode_with_tensorflow(data: bytes, image_format: str, width: int, height: int) -> ImageCheck:
@@ -111,7 +136,7 @@ def _decode_with_tensorflow(data: bytes, image_format: str, width: int, height: 
         else:
             decoded = tf.io.decode_image(data, channels=3, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
-        return _reject(f"corrupt or truncated {image_format}: {readable_tf_error(e)}")
+        return _reject(decode_failure(image_format, e))
     expected = (-(-height // ratio), -(-width // ratio))
     if tuple(decoded.shape[:2]) != expected:
         return _reject(

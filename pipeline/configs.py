@@ -81,6 +81,13 @@ WEB_MAX_FILE_MB = 32.0  # largest accepted photo
 WEB_MAX_FILES = 16  # most photos per request
 WEB_MAX_REQUEST_MB = 64.0  # the whole request; raised to fit one file of the per-file limit
 WEB_MULTIPART_OVERHEAD_MB = 1.0  # room for the multipart framing around the largest file
+# Micro-batching of `tastebud serve --model` (tastebud/web/batching.py), after TF Serving's
+# batching parameters: concurrent requests share one model call.
+WEB_MAX_BATCH_SIZE = 16  # images per model call (TF Serving: max_batch_size)
+WEB_BATCH_TIMEOUT_MS = 2.0  # longest a request waits for batch-mates (batch_timeout_micros / 1000)
+WEB_MAX_ENQUEUED_BATCHES = 4  # images waiting beyond this many full batches get a 503 (max_enqueued_batches)
+WEB_NUM_BATCH_THREADS = 1  # model calls at once (num_batch_threads); TF already uses every core per call
+WEB_REQUEST_TIMEOUT_S = 30.0  # a request not answered by then gets a 504
 
 # ---- local runs ---------------------------------------------------------------------------
 LOCAL_OUTPUT = REPO / "out"

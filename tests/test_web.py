@@ -15,6 +15,7 @@ from PIL import Image
 
 from tastebud.clients import LocalClient
 from tastebud.web.app import SECURITY_HEADERS, create_app
+from tastebud.web.batching import BatchingParams
 from tastebud.web.uploads import Limits
 from tests.conftest import eval_examples
 
@@ -26,9 +27,12 @@ def local_client(flowers):
     return LocalClient(flowers["serving"])
 
 
-@pytest.fixture(scope="module")
-def web(local_client):
-    return TestClient(create_app(local_client, Limits(max_file_bytes=3 * 1024 * 1024, max_files=3)))
+@pytest.fixture(scope="module", params=["one-at-a-time", "batched"])
+def web(local_client, request):
+    """The app both ways: serialised with the full decode check (`--server`), and micro-batched
+    with the header check, the model's decode being the decodability check (`--model`)."""
+    batching = BatchingParams() if request.param == "batched" else None
+    return TestClient(create_app(local_client, Limits(max_file_bytes=3 * 1024 * 1024, max_files=3), batching))
 
 
 @pytest.fixture(scope="module")

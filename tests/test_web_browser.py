@@ -15,6 +15,7 @@ import uvicorn
 
 from tastebud.clients import LocalClient
 from tastebud.web.app import create_app
+from tastebud.web.batching import BatchingParams
 from tests.conftest import eval_examples
 
 pytestmark = pytest.mark.slow
@@ -37,9 +38,8 @@ def server_url(flowers):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(LocalClient(flowers["serving"])), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(LocalClient(flowers["serving"]), batching=BatchingParams())  # as `tastebud serve --model`
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

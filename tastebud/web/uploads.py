@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.validate import DEFAULT_MAX_PIXELS
+from data.validate import DEFAULT_MAX_PIXELS, ImageCheck
 from pipeline import configs
 
 # Magic numbers of the formats the serving graph decodes.
@@ -54,22 +54,39 @@ def sniff_type(data: bytes) -> str | None:
     return None
 
 
-def check_upload(filename: str, data: bytes, limits: Limits) -> None:
+def check_upload(filename: str, data: bytes, limits: Limits, decode: bool = True) -> ImageCheck:
     """Raises UploadError (with an HTTP status) for a file the model must not see.
 
     A file of an unsupported type gets a 415 with data.validate's own reason (which names
-    the format it recognised, e.g. HEIC) and the list of accepted types.
+    the format it recognised, e.g. HEIC) and the list of accepted types. With decode=False
+    only the signature and header are checked (data.validate.check_header, no pixels
+    decoded): the caller's model decode is then the decodability check, and
+    `decode_rejection` turns its error into the same 400 this check would have given.
+    Returns the check (format, width and height from the header).
     """
-    from data.validate import check_image
+    from data.validate import check_header, check_image
 
     if not data:
         raise UploadError(400, f"{filename}: empty file")
     if len(data) > limits.max_file_bytes:
         raise UploadError(413, f"{filename}: {len(data)} bytes exceeds the limit of {limits.max_file_bytes}")
-    check = check_image(data, limits.max_pixels)  # the same check `tastebud prepare` applies
+    check = (check_image if decode else check_header)(data, limits.max_pixels)  # as `tastebud prepare` checks
     if sniff_type(data) is None:
         reason = check.reason or "not decodable by the model"
         accepted = ", ".join(ACCEPTED_TYPES)
         raise UploadError(415, f"{filename}: not a supported image: {reason} (accepted: {accepted})")
     if not check.ok:
         raise UploadError(400 if "too large" not in check.reason else 413, f"{filename}: {check.reason}")
+    return check
+
+
+def decode_rejection(filename: str, image_format: str, error: Exception) -> UploadError | None:
+    """The 400 for an image the model's decoder refused (TensorFlow's InvalidArgument or
+    Unknown error), with data.validate's reason; None for any other error (not the image's fault)."""
+    import tensorflow as tf
+
+    from data.validate import decode_failure
+
+    if not isinstance(error, (tf.errors.InvalidArgumentError, tf.errors.UnknownError)):
+        return None
+    return UploadError(400, f"{filename}: {decode_failure(image_format, error)}")
