@@ -51,19 +51,16 @@ def table(r: dict) -> str:
         "| path | p50 ms | p99 ms | img/s @1 | @4 | @16 |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name in ("raw_keras", "in_process", "web"):
+    for name in ("raw_keras", "in_process"):
         x = v[name]
         c = x["images_per_s_at_concurrency"]
         lines.append(
             f"| {name} | {x['p50_ms']:.1f} | {x['p99_ms']:.1f} | {c['1']:.1f} | {c['4']:.1f} | {c['16']:.1f} |"
         )
     lines.append(f"\nin-process p50 / raw Keras p50: {v['in_process_p50_vs_raw']:.2f}")
-    web = v["web"]
-    if "web16_vs_in_process16" in web:
-        lines.append(
-            f"web at 16 clients / in-process batch 16: {web['web16_vs_in_process16']:.2f}; "
-            f"web p99 at 16 clients {web['p99_ms_16_clients']:.0f} ms vs 1-client p50 {web['p50_ms_1_client']:.0f} ms"
-        )
+    from bench.serving_bench import summary
+
+    lines += ["", "(8) `tastebud serve --model` with micro-batching, one-photo clients:", "", summary(v["web"])]
     lines += ["", "goals:"] + [f"- [{'x' if ok else ' '}] {goal}" for goal, ok in r["goals"].items()]
     return "\n".join(lines)
 

@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         results["serving"] = {
             "in_process": in_process,
             "raw_keras": raw,
-            "web": serving_bench.web(serving_dir, image),
+            "web": serving_bench.web_batching(serving_dir, image),
             "in_process_p50_vs_raw": in_process["p50_ms"] / raw["p50_ms"],
         }
         results["batch"] = batch_bench.run(str(serving_dir), 200 if args.quick else 1000)

@@ -114,20 +114,6 @@ def _web_server(serving_dir: Path, *flags: str):
         server.wait(timeout=30)
 
 
-def web(serving_dir: Path, image: bytes) -> dict:
-    """The web endpoint through httpx: p50/p99 at one client and img/s at 1/4/16 (measure()'s dict)."""
-    import httpx
-
-    with _web_server(serving_dir) as url:
-        client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32))
-
-        def call():
-            response = client.post(f"{url}/predict", files=[("files", ("a.jpg", image, "image/jpeg"))])
-            response.raise_for_status()
-
-        return measure("web endpoint", call)
-
-
 # ---- web micro-batching vs in-process batches (issue 14) ------------------------------------
 
 BATCH = 16
