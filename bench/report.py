@@ -92,5 +92,67 @@ def time_to_model_lines(r: dict) -> list[str]:
     return lines
 
 
+def goal_values(r: dict) -> list[tuple[str, str, str | None]]:
+    """Issue 14's measures of one run: (what, value, the key of its goal in bench.run.goals or None)."""
+    lite, t, web = r["throughput"]["efficientnet_lite0"], r["time_to_model"], r["serving"]["web"]
+    no_tune, keras = t["tastebud_no_tune"]["total_s"], t["keras_script"]["total_s"]
+    return [
+        (
+            "time to model, 550 photos: tastebud --no-tune / plain Keras (goal <= 2.0x)",
+            f"{t['no_tune_vs_keras']:.2f}x ({no_tune:.0f} / {keras:.0f} s)",
+            "time to model <= 2.0x a plain Keras script (550 photos, same backbone and head)",
+        ),
+        ("the same with the Tuner (the default; no goal)", f"{t['default_vs_keras']:.2f}x", None),
+        (
+            "Transform, whole run of 1,000 images / limit (goal >= 0.5x)",
+            f"{lite['transform_vs_limit']:.2f}x",
+            "Transform whole run >= 0.5x limit (lite0, 1000 images)",
+        ),
+        (
+            "Transform fixed cost (goal <= 7 s)",
+            f"{r['fixed_costs']['Transform']:.1f} s",
+            "Transform fixed cost <= 7 s",
+        ),
+        (
+            "Transform steady state 1,000 -> 5,000 / limit (goal >= 0.85x)",
+            f"{lite['transform_steady_vs_limit']:.2f}x",
+            "Transform steady state >= 0.85x limit (lite0, 1000 -> 5000 images)",
+        ),
+        (
+            "Transform peak RSS growth 1,000 -> 5,000 (goal <= +10%)",
+            f"{r['scaling']['rss_growth_1000_to_5000']:+.1%}",
+            "peak RSS grows <= 10% from 1000 to 5000 images",
+        ),
+        (
+            "web at 16 clients / in-process batch 16 (goal >= 0.8x)",
+            f"{web['web16_vs_in_process16']:.2f}x",
+            "web at 16 clients >= 0.8x in-process batch 16",
+        ),
+        (
+            "web p99 at 16 clients / 1-client p50 (goal <= 3x)",
+            f"{web['p99_16_over_p50_1']:.1f}x",
+            "web p99 at 16 clients <= 3x single-client p50",
+        ),
+        ("batch labelling, Beam RunInference / in-process (no goal)", f"{r['batch']['beam_vs_in_process']:.2f}x", None),
+    ]
+
+
+def compare(runs: list[dict]) -> str:
+    """A markdown row per measure: each run's value, and whether its goal held in every run."""
+    from bench.run import goals
+
+    held = [goals(r) for r in runs]
+    rows = zip(*(goal_values(r) for r in runs), strict=True)
+    lines = []
+    for measures in rows:
+        name, key = measures[0][0], measures[0][2]
+        ok = "" if key is None else ("yes" if all(h[key] for h in held) else "no")
+        lines.append(f"| {name} | " + " | ".join(m[1] for m in measures) + f" | {ok} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(table(json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json"))))
+    if len(sys.argv) > 2 and sys.argv[1] == "--compare":
+        print(compare([json.load(open(path)) for path in sys.argv[2:]]))
+    else:
+        print(table(json.load(open(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json"))))
