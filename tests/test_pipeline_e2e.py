@@ -67,7 +67,6 @@ def test_pushed_saved_model_alone_labels_unseen_jpeg_bytes(flowers):
     assert np.mean(np.array(predicted) == np.array(truth)) >= 0.8
 
 
-
 def test_pushed_model_equals_the_keras_backbone_then_the_head(flowers):
     """The serving graph (traced, frozen backbone; decoding traced once) gives the scores of
     the reference path: the same decoding, the Keras feature extractor with its variables,
@@ -85,6 +84,7 @@ def test_pushed_model_equals_the_keras_backbone_then_the_head(flowers):
     np.testing.assert_allclose(served.numpy(), reference.numpy(), atol=1e-5, rtol=0)
     scores = model.signatures["serving_default"](image_bytes=images, key=tf.constant([""] * len(images)))["scores"]
     np.testing.assert_allclose(scores.numpy(), model(reference, training=False).numpy(), atol=1e-5, rtol=0)
+
 
 def test_second_run_on_unchanged_data_reuses_the_embeddings(flowers):
     second = flowers["second"]
