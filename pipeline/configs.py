@@ -99,6 +99,12 @@ ENABLE_CACHE = True  # unchanged inputs reuse earlier outputs (embeddings comput
 
 
 def local_beam_args(running_mode: str = DIRECT_RUNNING_MODE, num_workers: int = DIRECT_NUM_WORKERS) -> list[str]:
+    """Beam flags for a local run. The defaults are Beam's own (the DirectRunner, in_memory,
+    one worker), so they give no flags: with any flag TFX builds an sdist of itself for
+    remote workers before every Beam component (tfx/utils/dependency_utils.py, about 2 s
+    each on 2 cores), and the flags that would stop it make Beam stage or download files."""
+    if (running_mode, num_workers) == ("in_memory", 1):
+        return []
     return [
         "--runner=DirectRunner",
         f"--direct_running_mode={running_mode}",

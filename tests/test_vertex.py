@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import vertex_runner
+from pipeline import configs
 from tests.conftest import REPO
 
 IMAGE = "europe-docker.pkg.dev/acme/tastebud/pipeline:1.2.3"
@@ -155,3 +156,39 @@ def test_dockerfile_lints_and_copies_files_that_exist():
     for pin in (REPO / "requirements-image.txt").read_text().splitlines():
         if pin and not pin.startswith("#"):
             assert pin.lower() in lock, f"{pin} differs from requirements.lock"
+
+
+
+
+@pytest.mark.parametrize(
+    "args",
+    [configs.local_beam_args(), configs.dataflow_beam_args("p", "us-central1", "gs://b", "image:1")],
+    ids=["local", "dataflow"],
+)
+def test_beam_args_make_tfx_build_no_sdist_of_itself(args, monkeypatch):
+    """TFX packages itself (an sdist, ~2 s) before every Beam component unless the args are
+    empty or name the workers' dependencies: locally none are needed, on Dataflow the image."""
+    from tfx.components.transform.executor import Executor
+    from tfx.utils import dependency_utils
+
+    def no_sdist():
+        raise AssertionError("TFX built an sdist of itself for these Beam args")
+
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", no_sdist)
+    executor = Executor(Executor.Context(beam_pipeline_args=args))
+    assert executor._beam_pipeline_args == args
+
+
+def test_local_default_beam_args_are_beams_own_defaults():
+    """No flags locally must still mean the configured runner, mode and worker count."""
+    from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+
+    options = PipelineOptions(configs.local_beam_args())
+    assert (options.view_as(StandardOptions).runner or StandardOptions.DEFAULT_RUNNER) == "DirectRunner"
+    direct = options.view_as(DirectOptions)
+    assert (direct.direct_running_mode, direct.direct_num_workers) == (
+        configs.DIRECT_RUNNING_MODE,
+        configs.DIRECT_NUM_WORKERS,
+    )
+    other = PipelineOptions(configs.local_beam_args("multi_processing", 2)).view_as(DirectOptions)
+    assert (other.direct_running_mode, other.direct_num_workers) == ("multi_processing", 2)
