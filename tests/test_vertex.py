@@ -158,8 +158,6 @@ def test_dockerfile_lints_and_copies_files_that_exist():
             assert pin.lower() in lock, f"{pin} differs from requirements.lock"
 
 
-
-
 @pytest.mark.parametrize(
     "args",
     [configs.local_beam_args(), configs.dataflow_beam_args("p", "us-central1", "gs://b", "image:1")],
