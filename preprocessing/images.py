@@ -74,14 +74,21 @@ def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, em
     a traced backbone's `embed`).
     """
 
-    def embed(encoded: tf.Tensor) -> tf.Tensor:
-        return extractor(decode_and_resize(encoded, size))
-
+    # One function for the chunks and the remainder: its decoding ops are built (traced in
+    # Python, then stored in every SavedModel) once instead of twice.
+    embed = tf.function(
+        lambda encoded: extractor(decode_and_resize(encoded, size)),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+        autograph=False,
+    )
     n = tf.shape(image_bytes)[0]
     full = n // chunk * chunk
     chunks = tf.reshape(image_bytes[:full], [-1, chunk])
     embedded = tf.map_fn(
-        embed, chunks, fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32), parallel_iterations=2
+        lambda encoded: tf.ensure_shape(embed(encoded), [chunk, embedding_size]),
+        chunks,
+        fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32),
+        parallel_iterations=2,
     )
     remainder = image_bytes[full:]
     # Never call the backbone on an empty batch: TF's optimised convolutions reject it.
