@@ -82,7 +82,12 @@ def time_to_model_lines(r: dict) -> list[str]:
         f"| {tuned['total_s']:.1f} | {t['default_vs_keras']:.2f} |",
         "",
         "components (seconds, ML Metadata), --no-tune run: "
-        + ", ".join(f"{name} {s:.1f}" for name, s in no_tune["components_s"].items()),
+        + ", ".join(f"{name} {s:.1f}" for name, s in no_tune["components_s"].items())
+        + (
+            f"; outside the components (start-up, imports, orchestration) {no_tune['outside_components_s']:.1f}"
+            if "outside_components_s" in no_tune
+            else ""
+        ),
     ]
     if "fixed_costs" in r:
         lines.append(

@@ -66,6 +66,8 @@ def tastebud_run(folder: Path, work: Path, tune: bool) -> dict:
         "pipeline_s": pipeline_s,
         "total_s": prepare_s + pipeline_s,
         "components_s": {name: round(run.seconds, 2) for name, run in runs.items()},
+        # interpreter start, imports, the LocalDagRunner and ML Metadata between components
+        "outside_components_s": pipeline_s - sum(run.seconds for run in runs.values()),
         "pushed": bool(pushed),
         "serving_dir": str(out / "serving" / "tastebud"),
     }
