@@ -19,10 +19,16 @@ def extractor(name: str):
     return get_backbone(name).build_feature_extractor(RANDOM_WEIGHTS if name == "inception_v3" else None)
 
 
-def backbone_limit(name: str, seconds_per_size: float = 4.0) -> dict:
+def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3) -> dict:
     """Images/s on ready pixels for each batch size, of the Keras model and of the traced,
     frozen backbone the pipeline runs (preprocessing/traced_backbone.py); the best of all
-    is the limit, so a faster traced backbone raises the bar instead of flattering ratios."""
+    is the limit, so a faster traced backbone raises the bar instead of flattering ratios.
+
+    Each (model, batch) is timed `rounds` times, round-robin, and its median kept: this
+    machine's speed drifts by tens of percent within minutes, and timing one batch size
+    after another mixed that drift into the comparison."""
+    import statistics
+
     from preprocessing import traced_backbone
 
     model = extractor(name)
@@ -30,13 +36,16 @@ def backbone_limit(name: str, seconds_per_size: float = 4.0) -> dict:
     keras_call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     weights = RANDOM_WEIGHTS if name == "inception_v3" else None
     calls = {"keras": keras_call, "traced": traced_backbone.load(name, weights).embed}
-    per_size = {}
-    for batch in BATCH_SIZES:
-        for kind, call in calls.items():
-            per_size[f"{kind} {batch}"] = _rate(call, batch, size, seconds_per_size)
-            log(f"limit {name} {kind} batch {batch}: {per_size[f'{kind} {batch}']:.1f} images/s")
+    configs = [(kind, batch) for batch in BATCH_SIZES for kind in calls]
+    samples = {f"{kind} {batch}": [] for kind, batch in configs}
+    for _ in range(rounds):
+        for kind, batch in configs:
+            samples[f"{kind} {batch}"].append(_rate(calls[kind], batch, size, seconds_per_size))
+    per_size = {key: statistics.median(rates) for key, rates in samples.items()}
+    for key, rates in samples.items():
+        log(f"limit {name} {key}: {per_size[key]:.1f} images/s (rounds: {', '.join(f'{r:.1f}' for r in rates)})")
     best = max(per_size, key=per_size.get)
-    return {"images_per_s": per_size[best], "best_batch": best, "by_batch": per_size}
+    return {"images_per_s": per_size[best], "best_batch": best, "by_batch": per_size, "rounds": samples}
 
 
 def _rate(call, batch: int, size: int, seconds: float) -> float:
