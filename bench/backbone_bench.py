@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import tensorflow as tf
@@ -27,8 +28,6 @@ def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3) ->
     Each (model, batch) is timed `rounds` times, round-robin, and its median kept: this
     machine's speed drifts by tens of percent within minutes, and timing one batch size
     after another mixed that drift into the comparison."""
-    import statistics
-
     from preprocessing import traced_backbone
 
     model = extractor(name)
@@ -36,11 +35,11 @@ def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3) ->
     keras_call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     weights = RANDOM_WEIGHTS if name == "inception_v3" else None
     calls = {"keras": keras_call, "traced": traced_backbone.load(name, weights).embed}
-    configs = [(kind, batch) for batch in BATCH_SIZES for kind in calls]
-    samples = {f"{kind} {batch}": [] for kind, batch in configs}
+    timings = {f"{kind} {batch}": (call, batch) for batch in BATCH_SIZES for kind, call in calls.items()}
+    samples = {key: [] for key in timings}
     for _ in range(rounds):
-        for kind, batch in configs:
-            samples[f"{kind} {batch}"].append(_rate(calls[kind], batch, size, seconds_per_size))
+        for key, (call, batch) in timings.items():
+            samples[key].append(_rate(call, batch, size, seconds_per_size))
     per_size = {key: statistics.median(rates) for key, rates in samples.items()}
     for key, rates in samples.items():
         log(f"limit {name} {key}: {per_size[key]:.1f} images/s (rounds: {', '.join(f'{r:.1f}' for r in rates)})")
