@@ -68,31 +68,25 @@ def embed_in_chunks(image_bytes: tf.Tensor, size: int, extractor, chunk: int, em
     Beam may hand Transform batches of a thousand records; decoding them all at once
     would hold every decoded image (and the backbone's activations) in memory. Here
     only one chunk is decoded at a time, while the backbone still sees real batches.
-    The remainder after the full chunks is one smaller call: no padding, so a single
-    image at serving time costs one image of work. extractor: float32 [n, size, size, 3]
-    RGB in [0, 255] -> float32 [n, embedding_size], in inference mode (a Keras model, or
-    a traced backbone's `embed`).
-    """
+    The last chunk is simply shorter: no padding, so a single image at serving time costs
+    one image of work, and an empty batch gives float32 [0, embedding_size] without
+    calling the model. extractor: float32 [n, size, size, 3] RGB in [0, 255] -> float32
+    [n, embedding_size], in inference mode (a Keras model, or a traced backbone's `embed`).
 
-    # One function for the chunks and the remainder: its decoding ops are built (traced in
-    # Python, then stored in every SavedModel) once instead of twice.
-    embed = tf.function(
-        lambda encoded: extractor(decode_and_resize(encoded, size)),
-        input_signature=[tf.TensorSpec([None], tf.string)],
-        autograph=False,
-    )
+    One loop over the chunks, the last one included, puts the decoding and the backbone
+    in the graph once. With a loop over the full chunks plus a separate call for the
+    remainder, Grappler inlined both copies and optimised twice the graph on the first
+    call: 1.9 s instead of 0.9 s (Lite0, 2 cores, TF_CPP_VMODULE=meta_optimizer=1), paid
+    by Transform, the Evaluator and each server's first request.
+    """
     n = tf.shape(image_bytes)[0]
-    full = n // chunk * chunk
-    chunks = tf.reshape(image_bytes[:full], [-1, chunk])
-    embedded = tf.map_fn(
-        lambda encoded: tf.ensure_shape(embed(encoded), [chunk, embedding_size]),
-        chunks,
-        fn_output_signature=tf.TensorSpec([chunk, embedding_size], tf.float32),
-        parallel_iterations=2,
-    )
-    remainder = image_bytes[full:]
-    # Never call the backbone on an empty batch: TF's optimised convolutions reject it.
-    rest = tf.cond(tf.size(remainder) > 0, lambda: embed(remainder), lambda: tf.zeros([0, embedding_size], tf.float32))
-    return tf.ensure_shape(
-        tf.concat([tf.reshape(embedded, [-1, embedding_size]), rest], axis=0), [None, embedding_size]
-    )
+    steps = (n + chunk - 1) // chunk  # never an empty call: TF's optimised convolutions reject one
+
+    def step(i: tf.Tensor, embedded: tf.TensorArray) -> tuple:
+        start = i * chunk
+        encoded = image_bytes[start : tf.minimum(start + chunk, n)]
+        return i + 1, embedded.write(i, extractor(decode_and_resize(encoded, size)))
+
+    embedded = tf.TensorArray(tf.float32, size=steps, infer_shape=False, element_shape=[None, embedding_size])
+    _, embedded = tf.while_loop(lambda i, _: i < steps, step, [tf.constant(0), embedded], parallel_iterations=2)
+    return tf.ensure_shape(embedded.concat(), [None, embedding_size])

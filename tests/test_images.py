@@ -31,6 +31,42 @@ def test_chunked_embedding_matches_one_big_batch_without_padding_work():
     assert run(tf.constant(photos[:1])).shape == (1, 3)
 
 
+def _copies_after_inlining(graph_def, target: str) -> int:
+    """How many copies of function `target` a graph holds once every function call is inlined."""
+    library = {f.signature.name: f for f in graph_def.library.function}
+
+    def called(attr) -> list[str]:
+        return [attr.func.name] if attr.HasField("func") else [f.name for f in attr.list.func]
+
+    def copies(nodes) -> int:
+        total = 0
+        for node in nodes:
+            for attr in node.attr.values():
+                for name in called(attr):
+                    total += 1 if name.startswith(target) else copies(library[name].node_def) if name in library else 0
+        return total
+
+    return copies(graph_def.node)
+
+
+def test_the_graph_holds_the_model_once_and_an_empty_batch_never_reaches_it():
+    """One copy of decode + model in the graph: Grappler optimises it once on the first call.
+
+    (A loop over the full chunks plus a call for the remainder held two copies.)"""
+    seen = tf.Variable(0)
+
+    @tf.function(autograph=False)
+    def counting_model(pixels):
+        seen.assign_add(tf.shape(pixels)[0])
+        return tf.reduce_mean(pixels, axis=[1, 2])
+
+    run = tf.function(lambda b: embed_in_chunks(b, 64, counting_model, 4, 3), autograph=False)
+    graph_def = run.get_concrete_function(tf.TensorSpec([None], tf.string)).graph.as_graph_def()
+    assert _copies_after_inlining(graph_def, "__inference_counting_model") == 1
+    assert run(tf.constant([], tf.string)).shape == (0, 3)
+    assert int(seen.numpy()) == 0
+
+
 def test_batches_that_are_exact_multiples_of_the_chunk_work_with_a_real_keras_model():
     """A batch of exactly k chunks leaves an empty remainder, which must not reach the model."""
     import tf_keras
