@@ -65,6 +65,12 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def _runs(keras: dict) -> str:
+    """', mean of the runs before and after: A / B s' when the run recorded both."""
+    runs = keras.get("runs_s")
+    return f", mean of the runs before and after tastebud: {runs[0]:.1f} / {runs[1]:.1f} s" if runs else ""
+
+
 def time_to_model_lines(r: dict) -> list[str]:
     t = r["time_to_model"]
     keras, no_tune, tuned = t["keras_script"], t["tastebud_no_tune"], t["tastebud_default"]
@@ -75,7 +81,7 @@ def time_to_model_lines(r: dict) -> list[str]:
         "",
         "| run | prepare s | pipeline s | total s | vs Keras script |",
         "| --- | --- | --- | --- | --- |",
-        f"| plain Keras script (same backbone and head) | | | {keras['total_s']:.1f} | 1.00 |",
+        f"| plain Keras script (same backbone and head){_runs(keras)} | | | {keras['total_s']:.1f} | 1.00 |",
         f"| tastebud --no-tune (same head) | {no_tune['prepare_s']:.1f} | {no_tune['pipeline_s']:.1f} "
         f"| {no_tune['total_s']:.1f} | {t['no_tune_vs_keras']:.2f} |",
         f"| tastebud default (with the Tuner) | {tuned['prepare_s']:.1f} | {tuned['pipeline_s']:.1f} "
