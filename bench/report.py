@@ -66,7 +66,7 @@ def table(r: dict) -> str:
 
 
 def _runs(keras: dict) -> str:
-    """', mean of the runs before and after: A / B s' when the run recorded both."""
+    """', mean of the runs before and after tastebud: A / B s' when the run recorded both."""
     runs = keras.get("runs_s")
     return f", mean of the runs before and after tastebud: {runs[0]:.1f} / {runs[1]:.1f} s" if runs else ""
 

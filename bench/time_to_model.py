@@ -90,8 +90,8 @@ def run(work: Path, photos: int = 550) -> dict:
     before = keras_run(folder, work / "keras_before")
     no_tune = tastebud_run(folder, work / "no_tune", tune=False)
     after = keras_run(folder, work / "keras_after")
-    keras = {**after, "runs_s": [before["total_s"], after["total_s"]]}
-    keras["total_s"] = statistics.mean(keras["runs_s"])
+    runs_s = [before["total_s"], after["total_s"]]
+    keras = {"total_s": statistics.mean(runs_s), "runs_s": runs_s, "before": before, "after": after}
     tuned = tastebud_run(folder, work / "tuned", tune=True)
     result = {
         "photos": photos,
