@@ -67,8 +67,10 @@ def table(r: dict) -> str:
 
 def _runs(keras: dict) -> str:
     """', mean of the runs before and after tastebud: A / B s' when the run recorded both."""
-    runs = keras.get("runs_s")
-    return f", mean of the runs before and after tastebud: {runs[0]:.1f} / {runs[1]:.1f} s" if runs else ""
+    if "before" not in keras:
+        return ""
+    before, after = keras["before"]["total_s"], keras["after"]["total_s"]
+    return f", mean of the runs before and after tastebud: {before:.1f} / {after:.1f} s"
 
 
 def time_to_model_lines(r: dict) -> list[str]:

@@ -38,13 +38,13 @@ def _copies_after_inlining(graph_def, target: str) -> int:
     def called(attr) -> list[str]:
         return [attr.func.name] if attr.HasField("func") else [f.name for f in attr.list.func]
 
+    def copies_in_call(name: str) -> int:
+        if name.startswith(target):
+            return 1
+        return copies(library[name].node_def) if name in library else 0
+
     def copies(nodes) -> int:
-        total = 0
-        for node in nodes:
-            for attr in node.attr.values():
-                for name in called(attr):
-                    total += 1 if name.startswith(target) else copies(library[name].node_def) if name in library else 0
-        return total
+        return sum(copies_in_call(name) for node in nodes for attr in node.attr.values() for name in called(attr))
 
     return copies(graph_def.node)
 
