@@ -80,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         images, keys = read_images(args.images)
+        images, keys, rejected = readable_images(images, keys)
+        for key, reason in rejected:
+            print(f"rejected {key}: {reason}", file=sys.stderr)
+        if not images:
+            return 1
         client = make_client(args.model, args.server, args.grpc, args.model_name, batch_size=args.batch_size)
         version, predictions = client.predict(images, keys)
     except (FileNotFoundError, ServerError, ValueError) as e:
@@ -94,4 +99,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(format_table(predictions))
         print(f"(model version {version or 'unknown'})", file=sys.stderr)
-    return 0
+    return 1 if rejected else 0
+
+
+def readable_images(images: list[bytes], keys: list[str]) -> tuple[list[bytes], list[str], list[tuple[str, str]]]:
+    """(images, keys) the model can decode, and (key, reason) for the others, checked as
+    `tastebud prepare` checks (data.validate.check_image): one bad file neither stops the
+    others nor reaches the model as a bare TensorFlow error."""
+    from data.validate import check_image
+
+    checks = [check_image(data, name=key) for data, key in zip(images, keys, strict=True)]
+    good = [(data, key) for data, key, check in zip(images, keys, checks, strict=True) if check.ok]
+    rejected = [(key, check.reason) for key, check in zip(keys, checks, strict=True) if not check.ok]
+    return [data for data, _ in good], [key for _, key in good], rejected

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -99,3 +100,20 @@ def test_server_errors_are_clear(standin, photos, capsys):
 def test_predict_cli_missing_file(flowers, capsys):
     assert cli(["predict", "/nonexistent.jpg", "--model", str(flowers["serving"])]) == 2
     assert "no such image file" in capsys.readouterr().err
+
+
+def test_predict_cli_names_each_bad_file_and_still_labels_the_good_ones(flowers, photos, tmp_path, capsys):
+    """A phone folder's junk (empty, truncated, not an image) is rejected by name and reason."""
+    empty, truncated, text = tmp_path / "empty.jpg", tmp_path / "truncated.jpg", tmp_path / "notes.txt"
+    empty.write_bytes(b"")
+    truncated.write_bytes(Path(photos[0]).read_bytes()[:500])
+    text.write_text("my photos\n")
+    bad = [str(empty), str(truncated), str(text)]
+    assert cli(["predict", photos[0], *bad, photos[1], "--model", str(flowers["serving"])]) == 1
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == photos[:2]
+    errors = [line for line in captured.err.splitlines() if line.startswith("rejected ")]
+    assert [line.split(": ", 1)[0] for line in errors] == [f"rejected {path}" for path in bad]
+    assert errors[0].endswith(": empty file") and errors[2].endswith(": not an image (unrecognised content)")
+    assert "truncated" in errors[1]
+    assert cli(["predict", *bad, "--model", str(flowers["serving"])]) == 1
