@@ -29,7 +29,7 @@ test: setup  ## lint + the launcher checks + the whole test suite (slow end-to-e
 test-fast: setup  ## the quick tests only
 	$(DEV) pytest -m "not slow"
 
-stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients, 500 requests)
+stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients, 14 rounds of 160 requests, leak check)
 	$(DEV) pytest -m stress -s
 
 bench: setup  ## the benchmark suite; writes bench/results.json (not part of make test)

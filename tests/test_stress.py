@@ -1,5 +1,16 @@
 """A bounded load test of `tastebud serve`, on loopback only: 16 concurrent clients,
-500 requests (10% of them bad), a fixed deadline. Run by `make stress` and `make test`."""
+rounds of 160 requests (10% of them bad), a fixed deadline. Run by `make stress` and `make test`.
+
+The memory check tells a leak from warm-up. The server first answers one request of each batch
+size the micro-batcher can form (1 to its maximum), then WARMUP_ROUNDS rounds of the very load
+it is measured under (so the allocator has grown its arenas for that load); then the resident set size is read
+after each of MEASURED_ROUNDS more rounds, and the median growth per round, divided by the
+requests in a round, must stay under GROWTH_LIMIT bytes per request: a third of one decoded
+224 x 224 photo. The median of the round-to-round steps ignores one late warm-up step (or
+one release back to the OS); a real leak grows every step. `test_memory_check_catches_a_leak`
+runs the same check against tests/leaky_server.py, the real server keeping one decoded photo
+per request, and requires it to fail.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +20,31 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import numpy as np
 import psutil
 import pytest
 
+from pipeline import configs
 from tests.conftest import REPO, eval_examples
+from tests.leaky_server import LEAK_BYTES
 
-pytestmark = [pytest.mark.slow, pytest.mark.stress]
-CLIENTS, REQUESTS, BAD_EVERY, DEADLINE_S = 16, 500, 10, 600
+CLIENTS, ROUND, BAD_EVERY, DEADLINE_S = 16, 160, 10, 600
+WARMUP_ROUNDS, MEASURED_ROUNDS = 8, 6
+GROWTH_LIMIT = LEAK_BYTES / 3  # bytes per request; a leak of one decoded photo per request is 3x this
 BAD_UPLOADS = [
     ("empty.jpg", b"", "image/jpeg"),
     ("notes.jpg", b"plain text pretending to be a photo", "image/jpeg"),
     ("page.png", b"<html><script>alert(1)</script></html>", "image/png"),
 ]
+
+
+def growth_per_request(rss: list[int], requests_per_round: int) -> float:
+    """Median round-to-round RSS growth over the measured rounds, in bytes per request.
+
+    rss[0] is read after the warm-up rounds, rss[i] after measured round i."""
+    return float(np.median(np.diff(rss))) / requests_per_round
 
 
 def _free_port() -> int:
@@ -31,29 +53,41 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_sixteen_clients_five_hundred_requests(flowers, artifacts_dir):
+@contextmanager
+def _server(module: str, model, port: int):
     import httpx
 
-    key, label, image = eval_examples(flowers["data"])[0]
-    truncated = ("cut.jpg", image[: len(image) // 2], "image/jpeg")
-    port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tastebud", "serve", "--model", str(flowers["serving"]), "--port", str(port)],
+        [sys.executable, "-m", *module.split(), "--model", str(model), "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         started = time.monotonic()
         while True:
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
+            assert server.poll() is None, f"server exited: {server.stderr.read().decode()[-3000:]}"
             assert time.monotonic() - started < 180, "server did not start"
             time.sleep(0.5)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _load(module: str, model, image: bytes) -> dict:
+    """Start the server, run the warm-up and measured rounds; every outcome and the RSS series."""
+    import httpx
+
+    truncated = ("cut.jpg", image[: len(image) // 2], "image/jpeg")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with _server(module, model, port) as server:
         client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=CLIENTS))
         deadline = time.monotonic() + DEADLINE_S
 
@@ -68,38 +102,83 @@ def test_sixteen_clients_five_hundred_requests(flowers, artifacts_dir):
             response = client.post(f"{url}/predict", files=[("files", f) for f in files])
             return response.status_code, bad, time.perf_counter() - start, response.json()
 
-        warmup = [request(1) for _ in range(20)]
-        assert all(status == 200 for status, *_ in warmup)
-        rss_before = psutil.Process(server.pid).memory_info().rss
+        for k in range(1, configs.WEB_MAX_BATCH_SIZE + 1):  # every batch size, once, before the load
+            response = client.post(f"{url}/predict", files=[("files", ("ok.jpg", image, "image/jpeg"))] * k)
+            assert response.status_code == 200, response.text
+        process = psutil.Process(server.pid)
+        outcomes, rss, seconds = [], [], []
         with ThreadPoolExecutor(CLIENTS) as pool:
-            outcomes = list(pool.map(request, range(REQUESTS)))
-        rss_after = psutil.Process(server.pid).memory_info().rss
+            for round_ in range(WARMUP_ROUNDS + MEASURED_ROUNDS):
+                started = time.monotonic()
+                outcomes += pool.map(request, range(round_ * ROUND, (round_ + 1) * ROUND))
+                seconds.append(time.monotonic() - started)
+                if round_ >= WARMUP_ROUNDS - 1:
+                    rss.append(process.memory_info().rss)
         healthy = httpx.get(f"{url}/healthz", timeout=10).json()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+        batch_sizes = httpx.get(f"{url}/stats", timeout=10).json()["batching"]["batch_sizes"]
+    return dict(outcomes=outcomes, rss=rss, seconds=seconds, healthy=healthy, batch_sizes=batch_sizes)
+
+
+@pytest.mark.slow
+@pytest.mark.stress
+def test_sixteen_clients_rounds_of_requests(flowers, artifacts_dir):
+    key, label, image = eval_examples(flowers["data"])[0]
+    run = _load("tastebud serve", flowers["serving"], image)
+    outcomes = run["outcomes"]
 
     statuses = [status for status, *_ in outcomes]
     assert 0 not in statuses, "the load test hit its deadline"
     assert not [s for s in statuses if s >= 500], statuses
     good = [(s, body) for s, bad, _, body in outcomes if not bad]
     bad = [(s, body) for s, is_bad, _, body in outcomes if is_bad]
-    assert len(bad) == REQUESTS // BAD_EVERY
+    assert len(bad) == len(outcomes) // BAD_EVERY
     assert all(s == 200 and body["predictions"][0]["label"] == label for s, body in good)
     assert all(400 <= s < 500 and body["error"] for s, body in bad)
-    assert healthy["status"] == "ok"
-    growth = rss_after / rss_before - 1
-    assert growth < 0.15, f"server memory grew {growth:.0%} under load"
+    assert run["healthy"]["status"] == "ok"
+    assert set(run["batch_sizes"]) >= {str(k) for k in range(1, configs.WEB_MAX_BATCH_SIZE + 1)}, run["batch_sizes"]
     latencies = np.array([t for _, is_bad, t, _ in outcomes if not is_bad]) * 1000
+    growth = growth_per_request(run["rss"], ROUND)
     report = {
-        "requests": REQUESTS,
+        "requests": len(outcomes),
         "clients": CLIENTS,
+        "rounds": {"warm_up": WARMUP_ROUNDS, "measured": MEASURED_ROUNDS, "requests_each": ROUND},
         "bad": len(bad),
         "good": len(good),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p99_ms": float(np.percentile(latencies, 99)),
-        "rss_before_mb": rss_before / 2**20,
-        "rss_after_mb": rss_after / 2**20,
+        "round_seconds": [round(s, 2) for s in run["seconds"]],
+        "batch_sizes": run["batch_sizes"],
+        "rss_mb_after_warm_up_then_each_round": [round(r / 2**20, 1) for r in run["rss"]],
+        "growth_bytes_per_request": growth,
+        "growth_limit_bytes_per_request": GROWTH_LIMIT,
     }
     (artifacts_dir / "stress.json").write_text(json.dumps(report, indent=2))
     print(json.dumps(report))
+    assert growth < GROWTH_LIMIT, f"server memory grows {growth / 1024:.0f} kB per request under load: {report}"
+
+
+@pytest.mark.slow
+@pytest.mark.stress
+def test_memory_check_catches_a_leak(flowers, artifacts_dir):
+    """The same load and check against the real server with a deliberate leak of one decoded
+    224 x 224 photo per request (tests/leaky_server.py): the check must fail."""
+    _, _, image = eval_examples(flowers["data"])[0]
+    run = _load("tests.leaky_server", flowers["serving"], image)
+    growth = growth_per_request(run["rss"], ROUND)
+    (artifacts_dir / "stress_leak.json").write_text(
+        json.dumps({"rss_mb": [round(r / 2**20, 1) for r in run["rss"]], "growth_bytes_per_request": growth})
+    )
+    assert growth >= GROWTH_LIMIT, f"a leak of {LEAK_BYTES} B per request went unseen: {growth:.0f} B per request"
+
+
+def test_growth_per_request_ignores_warm_up_steps_not_leaks():
+    """The rule on RSS series shaped like the measured ones: a late warm-up step, a release,
+    flat noise pass; a steady leak of one decoded photo per request fails."""
+    mb = 2**20
+    flat = [1500 * mb, 1517 * mb, 1517 * mb, 1518 * mb, 1518 * mb, 1519 * mb]
+    released = [1500 * mb, 1520 * mb, 1490 * mb, 1491 * mb, 1491 * mb, 1492 * mb]
+    assert growth_per_request(flat, ROUND) < GROWTH_LIMIT
+    assert growth_per_request(released, ROUND) < GROWTH_LIMIT
+    leak = [1500 * mb + i * ROUND * LEAK_BYTES for i in range(MEASURED_ROUNDS + 1)]
+    assert growth_per_request(leak, ROUND) == pytest.approx(LEAK_BYTES)
+    assert growth_per_request(leak, ROUND) >= GROWTH_LIMIT
