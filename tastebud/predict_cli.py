@@ -64,7 +64,10 @@ def run_batch(args: argparse.Namespace) -> int:
         f"input {summary['input']} = predicted {summary['predicted']} + rejected {summary['rejected']}"
         f" + skipped {summary['skipped']}"
     )
-    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}")
+    notes = batch_predict.beside(args.out, "notes.csv")
+    if summary["noted"]:
+        print(f"note: {summary['noted']} image(s) decoded with a warning from the image decoder: see {notes}")
+    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}, {notes}")
     return 0
 
 

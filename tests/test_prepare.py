@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from data import prepare, sources
+from data import csv_source, prepare
 from tastebud.cli import main as cli
 
 
@@ -134,9 +134,10 @@ def test_csv_with_bom_crlf_quotes_header_and_relative_paths(tmp_path, sample_dir
     assert reasons[1].startswith("malformed CSV row")
 
 
-def test_parse_csv_without_header():
-    listing = sources.parse_csv("x.jpg,cat\nsub/y.png,dog\n", "/base")
-    assert [(i.uri, i.label) for i in listing.items] == [("/base/x.jpg", "cat"), ("/base/sub/y.png", "dog")]
+def test_parse_csv_without_header(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"")  # the first row of a headerless CSV must name a file
+    listing = csv_source.parse_csv("x.jpg,cat\nsub/y.png,dog\n", str(tmp_path))
+    assert [(i.uri, i.label) for i in listing.items] == [(f"{tmp_path}/x.jpg", "cat"), (f"{tmp_path}/sub/y.png", "dog")]
     assert listing.bad_rows == [] and listing.skipped == []
 
 
