@@ -96,6 +96,18 @@ def read_input(uri: str) -> tuple[bytes | None, str]:
         return None, read_error_reason(e)
 
 
+def read_and_check(uri: str, max_pixels: int) -> tuple[bytes | None, str, str]:
+    """(bytes, "", note) for a usable image, the note being the decoder's warning or "";
+    (None, reason, "") for one that is not. Shared with batch `predict`."""
+    data, reason = read_input(uri)
+    if data is None:
+        return None, reason, ""
+    check = check_image(data, max_pixels, uri, capture_warnings=True)
+    if not check.ok:
+        return None, check.reason, ""
+    return data, "", f"decoded with a warning: {check.warning}" if check.warning else ""
+
+
 class ReadAndCheck(beam.DoFn):
     """Reads one file and checks it decodes; emits (content_sha, record) or a rejection,
     and a note for a photo the decoder read with a warning (it is still written)."""
@@ -122,16 +134,12 @@ class ReadAndCheck(beam.DoFn):
         if self.allowed is not None and label not in self.allowed:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, f"label {label!r} is not in the given dict.txt"))
             return
-        data, reason = read_input(item.uri)
+        data, reason, note = read_and_check(item.uri, self.max_pixels)
         if data is None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
             return
-        check = check_image(data, self.max_pixels, item.uri, capture_warnings=True)
-        if not check.ok:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, check.reason))
-            return
-        if check.warning:
-            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, f"decoded with a warning: {check.warning}"))
+        if note:
+            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, note))
         yield hashlib.sha256(data).hexdigest(), (item.uri, label, data)
 
 

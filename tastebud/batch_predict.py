@@ -27,9 +27,9 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from data import accounting, report, sources
-from data.prepare import check_runner, default_beam_args, read_input
+from data.prepare import check_runner, default_beam_args, read_and_check
 from data.progress import Progress
-from data.validate import DEFAULT_MAX_PIXELS, check_image
+from data.validate import DEFAULT_MAX_PIXELS
 from tastebud.inference import SERVING_SIGNATURE, latest_version
 from tastebud.requests_format import IMAGE_INPUT, KEY_INPUT
 
@@ -119,16 +119,12 @@ class ReadImage(beam.DoFn):
     def process(self, item: sources.LabelledImage):
         import tensorflow as tf
 
-        data, reason = read_input(item.uri)
+        data, reason, note = read_and_check(item.uri, self.max_pixels)
         if data is None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
             return
-        check = check_image(data, self.max_pixels, item.uri, capture_warnings=True)
-        if not check.ok:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, check.reason))
-            return
-        if check.warning:
-            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, f"decoded with a warning: {check.warning}"))
+        if note:
+            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, note))
         yield item.uri, tf.constant(data)
 
 
