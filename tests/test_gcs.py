@@ -40,28 +40,30 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def gcs():
+def gcs(tmp_path_factory):
     """The emulator in its own process, a bucket in memory; STORAGE_EMULATOR_HOST set for this module."""
-    port = _free_port()
+    port, log = _free_port(), tmp_path_factory.mktemp("emulator") / "emulator.log"
     command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen(
-        [*command, "--in-memory", "--default-bucket", BUCKET], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    with open(log, "wb") as log_file:
+        server = subprocess.Popen(
+            [*command, "--quiet", "--in-memory", "--default-bucket", BUCKET], stdout=log_file, stderr=log_file
+        )
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()
+            assert server.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
     saved = {name: os.environ.get(name) for name in ("STORAGE_EMULATOR_HOST", "NO_GCE_CHECK")}
     os.environ["STORAGE_EMULATOR_HOST"] = f"http://127.0.0.1:{port}"
     os.environ["NO_GCE_CHECK"] = "True"  # google-auth: no probing for a GCE metadata server
-    _anonymous_beam_credentials()
+    restore_credentials = _anonymous_beam_credentials()
     try:
         yield f"gs://{BUCKET}"
     finally:
+        restore_credentials()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -71,13 +73,22 @@ def gcs():
         server.wait(timeout=10)
 
 
-def _anonymous_beam_credentials() -> None:
+def _anonymous_beam_credentials():
     """Beam looks for Google credentials with 4 retries and backoff (about 30 s) before it
-    connects anonymously, which is what it does here in the end: settle that at once."""
+    connects anonymously, which is what it does here in the end: settle that at once.
+    Returns what puts Beam's credential cache back as it was."""
     from apache_beam.internal.gcp import auth
 
-    with auth._Credentials._credentials_lock:
-        auth._Credentials._credentials, auth._Credentials._credentials_init = None, True
+    cache = auth._Credentials
+    with cache._credentials_lock:
+        saved = cache._credentials, cache._credentials_init
+        cache._credentials, cache._credentials_init = None, True
+
+    def restore():
+        with cache._credentials_lock:
+            cache._credentials, cache._credentials_init = saved
+
+    return restore
 
 
 def _upload(local_root, uri_root: str) -> None:
