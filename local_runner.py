@@ -25,7 +25,10 @@ from pipeline import configs  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", default=str(configs.LOCAL_OUTPUT / "data"), help="DATA_DIR written by `tastebud prepare`")
-    p.add_argument("--output", default=str(configs.LOCAL_OUTPUT), help="pipeline root, metadata and serving dir")
+    p.add_argument(
+        "--output", default=str(configs.LOCAL_OUTPUT), help="pipeline root, metadata and serving dir (local or gs://)"
+    )
+    p.add_argument("--metadata", help="ML Metadata SQLite file (default OUTPUT/metadata.sqlite, ./ for a gs:// OUTPUT)")
     p.add_argument("--backbone", default=configs.BACKBONE, help="inception_v3 (default) or efficientnet_lite0")
     p.add_argument("--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file for the backbone")
     p.add_argument(
@@ -82,21 +85,31 @@ def tuner_settings(args: argparse.Namespace) -> dict:
 
 
 def read_labels(data_dir: str) -> list[str]:
-    import tensorflow as tf
+    """dict.txt through Beam's FileSystems, as `prepare` wrote it (a local path or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from data.report import read_text
 
     path = f"{data_dir}/{configs.LABELS_FILE}"
-    if not tf.io.gfile.exists(path):
+    if not FileSystems.exists(path):
         raise SystemExit(f"error: {path} not found; run `tastebud prepare SOURCE --out {data_dir}` first")
-    with tf.io.gfile.GFile(path) as f:
-        return [line.strip() for line in f if line.strip()]
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
 
 
-def paths(output: str, model_name: str) -> dict[str, str]:
-    out = Path(output).resolve()
+def as_location(path: str) -> str:
+    """A URI (gs://...) as given; a local path made absolute. Never Path() on a URI ("gs:/b")."""
+    return path.rstrip("/") if "://" in path else str(Path(path).resolve())
+
+
+def paths(output: str, model_name: str, metadata: str | None = None) -> dict[str, str]:
+    """Where the run writes. ML Metadata is a local SQLite file: OUTPUT/metadata.sqlite, or
+    ./metadata.sqlite when OUTPUT is a URI (SQLite cannot live in a bucket)."""
+    out = as_location(output)
+    default_metadata = "metadata.sqlite" if "://" in out else f"{out}/metadata.sqlite"
     return {
-        "pipeline_root": str(out / "pipeline"),
-        "metadata": str(out / "metadata.sqlite"),
-        "serving": str(out / "serving" / model_name),
+        "pipeline_root": f"{out}/pipeline",
+        "metadata": str(Path(metadata or default_metadata).resolve()),
+        "serving": f"{out}/serving/{model_name}",
     }
 
 
@@ -120,8 +133,8 @@ def run(args: argparse.Namespace) -> dict:
 
     # Fail before any work when the backbone's weights are missing.
     get_backbone(args.backbone).resolve_weights(args.backbone_weights)
-    p = paths(args.output, args.model_name)
-    data = str(Path(args.data).resolve())
+    p = paths(args.output, args.model_name, args.metadata)
+    data = as_location(args.data)
     labels = read_labels(data)
     bar, plan = blessing_gate(args, data, labels, p["metadata"])
     pipeline = create_pipeline(
@@ -180,21 +193,21 @@ def explain_verdict(runs: dict, labels: list[str]) -> str:
 
     evaluation = runs["Evaluator"].output("evaluation")
     summary = summarize(evaluation.uri, labels)
-    record = baseline.read_record(str(Path(evaluation.uri).parents[2]), runs["Evaluator"].run_id)
+    pipeline_root = evaluation.uri.rstrip("/").rsplit("/", 3)[0]  # <root>/Evaluator/evaluation/<id>, gs:// too
+    record = baseline.read_record(pipeline_root, runs["Evaluator"].run_id)
     if record is None:
         return summary.text()
     blessed = bool(runs["Evaluator"].output("blessing").properties.get("blessed"))
     return explain(*record, summary, blessed)
 
 
-def explain_failure(error: Exception, output: str) -> str:
+def explain_failure(error: Exception, metadata: str) -> str:
     """One clear paragraph instead of a Beam traceback: which component failed, why, what to do."""
     from pipeline import results
 
     failed = "?"
-    metadata = Path(output) / "metadata.sqlite"
-    if metadata.exists():
-        runs = results.component_runs(results.sqlite_store(str(metadata)))
+    if Path(metadata).exists():
+        runs = results.component_runs(results.sqlite_store(metadata))
         failed = next((name for name, r in runs.items() if r.state == "FAILED"), failed)
     lines = [line for line in str(error).splitlines() if line.strip()]
     detail = next((line for line in lines if "Error" in line or "error" in line), lines[-1] if lines else "")
@@ -211,16 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from preprocessing.backbones import BackboneWeightsError
 
-    started = time.monotonic()
+    started, where = time.monotonic(), paths(args.output, args.model_name, args.metadata)
     try:
         runs = run(args)
     except BackboneWeightsError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # a component failed: say which and why, keep the traceback short
-        print(explain_failure(e, args.output), file=sys.stderr)
+        print(explain_failure(e, where["metadata"]), file=sys.stderr)
         return 1
-    print(report(runs, paths(args.output, args.model_name)["serving"], read_labels(str(Path(args.data).resolve()))))
+    print(report(runs, where["serving"], read_labels(as_location(args.data))))
     print(f"total wall time: {time.monotonic() - started:.1f} s")
     return 0
 

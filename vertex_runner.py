@@ -62,8 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def read_labels(args: argparse.Namespace) -> list[str]:
-    """dict.txt's labels (the evaluation config needs their count at compile time)."""
-    import tensorflow as tf
+    """dict.txt's labels (the evaluation config needs their count at compile time), read
+    through Beam's FileSystems (local or gs://, as `prepare` wrote them)."""
+    from data.report import read_text
 
     source = args.labels_file or f"{args.data}/{configs.LABELS_FILE}"
     if "://" in source and not args.submit:
@@ -77,8 +78,7 @@ def read_labels(args: argparse.Namespace) -> list[str]:
     if "://" in source:
         check_credentials()
     try:
-        with tf.io.gfile.GFile(source) as f:
-            return [line.strip() for line in f if line.strip()]
+        return [line.strip() for line in read_text(source).splitlines() if line.strip()]
     except Exception as e:
         raise SystemExit(
             f"error: cannot read the labels from {source} ({type(e).__name__}); "
@@ -92,8 +92,7 @@ def accuracy_bar(args: argparse.Namespace) -> float:
     The label set cannot be compared with the last blessed model at compile time (ML
     Metadata lives in Vertex AI), so only --new-baseline drops the comparison here.
     """
-    import tensorflow as tf
-
+    from data.report import read_text
     from pipeline.baseline import summary_counts
     from pipeline.blessing import compute_bar
 
@@ -101,8 +100,7 @@ def accuracy_bar(args: argparse.Namespace) -> float:
     try:
         if "://" in source and not args.submit:
             raise FileNotFoundError("not read in a dry run")
-        with tf.io.gfile.GFile(source) as f:
-            counts = summary_counts(json.load(f))
+        counts = summary_counts(json.loads(read_text(source)))
     except Exception as e:
         print(
             f"note: no eval counts from {source} ({e}); the bar is only --min-accuracy "

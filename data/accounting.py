@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 from apache_beam.io.filesystems import FileSystems
 
-from data import sources
-from preprocessing.features import KEY_KEY, LABEL_KEY
+from data import records, sources
 
 SPLITS = ("train", "eval")
 
@@ -53,28 +52,21 @@ def bad_row_key(source: str, row: sources.BadRow) -> str:
 
 
 def read_written(out: str) -> list[Written]:
-    """(split, label, key) of every example in DATA_DIR's TFRecord files, read back from disk."""
-    import tensorflow as tf
+    """(split, label, key) of every example in DATA_DIR's TFRecord files, read back (local or gs://)."""
+    from data.examples import read_examples
 
-    spec = {KEY_KEY: tf.io.FixedLenFeature([], tf.string), LABEL_KEY: tf.io.FixedLenFeature([], tf.string)}
     rows = []
     for split in SPLITS:
-        files = [m.path for m in FileSystems.match([f"{out}/{split}/*.tfrecord.gz"])[0].metadata_list]
-        if not files:
-            continue
-        dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP", num_parallel_reads=4)
-        for batch in dataset.batch(1024).map(lambda b: tf.io.parse_example(b, spec)):
-            rows += [
-                Written(split, label.decode(), key.decode())
-                for key, label in zip(batch[KEY_KEY].numpy(), batch[LABEL_KEY].numpy(), strict=True)
-            ]
+        files = records.glob(f"{out}/{split}/*.tfrecord.gz")
+        rows += [Written(split, label, key) for key, label, _ in read_examples(files)]
     return rows
 
 
 def read_rejected(path: str) -> list[tuple[str, str]]:
+    """(uri, reason) rows of rejected.csv (or (uri, note) of notes.csv), header skipped."""
     with FileSystems.open(path) as f:
-        text = f.read().decode("utf-8")
-    return [(row["uri"], row["reason"]) for row in csv.DictReader(io.StringIO(text, newline=""))]
+        rows = list(csv.reader(io.StringIO(f.read().decode("utf-8"), newline="")))
+    return [(row[0], row[1]) for row in rows[1:]]
 
 
 def check(listing: sources.Listing, source: str, written: list[Written], rejected: list[tuple[str, str]]) -> None:

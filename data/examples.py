@@ -1,20 +1,21 @@
-"""Reads the gzipped tf.Example TFRecords `tastebud prepare` writes (and the pipeline copies)."""
+"""Reads the gzipped tf.Example TFRecords `tastebud prepare` writes (and the pipeline copies), local or gs://."""
 
 from __future__ import annotations
 
+import itertools
+
+from data.records import read_records
 from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
 
 def read_examples(files: list[str], limit: int | None = None) -> list[tuple[str, str, bytes]]:
     """(key, label, encoded image) for each example, in file order."""
-    import tensorflow as tf
+    from tensorflow.core.example.example_pb2 import Example
 
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if limit is not None:
-        dataset = dataset.take(limit)
+    records = itertools.chain.from_iterable(read_records(path) for path in files)
     rows = []
-    for record in dataset:
-        feature = tf.train.Example.FromString(record.numpy()).features.feature
+    for record in itertools.islice(records, limit):
+        feature = Example.FromString(record).features.feature
         rows.append(
             (
                 feature[KEY_KEY].bytes_list.value[0].decode(),

@@ -30,6 +30,7 @@ from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions,
 
 from data import accounting, report, sources
 from data.progress import Progress
+from data.records import write_records
 from data.validate import DEFAULT_MAX_PIXELS, check_image
 from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
@@ -95,10 +96,23 @@ def read_input(uri: str) -> tuple[bytes | None, str]:
         return None, read_error_reason(e)
 
 
-class ReadAndCheck(beam.DoFn):
-    """Reads one file and checks it decodes; emits (content_sha, record) or a rejection."""
+def read_and_check(uri: str, max_pixels: int) -> tuple[bytes | None, str, str]:
+    """(bytes, "", note) for a usable image, the note being the decoder's warning or "";
+    (None, reason, "") for one that is not. Shared with batch `predict`."""
+    data, reason = read_input(uri)
+    if data is None:
+        return None, reason, ""
+    check = check_image(data, max_pixels, uri, capture_warnings=True)
+    if not check.ok:
+        return None, check.reason, ""
+    return data, "", f"decoded with a warning: {check.warning}" if check.warning else ""
 
-    REJECTED = "rejected"
+
+class ReadAndCheck(beam.DoFn):
+    """Reads one file and checks it decodes; emits (content_sha, record) or a rejection,
+    and a note for a photo the decoder read with a warning (it is still written)."""
+
+    REJECTED, NOTED = "rejected", "noted"
 
     def __init__(self, total: int, max_pixels: int, allowed_labels: tuple[str, ...] | None):
         self.total, self.max_pixels, self.allowed = total, max_pixels, allowed_labels
@@ -120,14 +134,12 @@ class ReadAndCheck(beam.DoFn):
         if self.allowed is not None and label not in self.allowed:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, f"label {label!r} is not in the given dict.txt"))
             return
-        data, reason = read_input(item.uri)
+        data, reason, note = read_and_check(item.uri, self.max_pixels)
         if data is None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
             return
-        check = check_image(data, self.max_pixels, item.uri)
-        if not check.ok:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, check.reason))
-            return
+        if note:
+            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, note))
         yield hashlib.sha256(data).hexdigest(), (item.uri, label, data)
 
 
@@ -161,19 +173,15 @@ def make_example(uri: str, label: str, data: bytes) -> bytes:
 
 
 class WriteShard(beam.DoFn):
-    """Writes one shard, its examples sorted by content hash, as a gzipped TFRecord file."""
+    """Writes one shard, its examples sorted by content hash, as a gzipped TFRecord file (local or gs://)."""
 
     def __init__(self, out: str, num_shards: int):
         self.out, self.num_shards = out, num_shards
 
     def process(self, element):
-        import tensorflow as tf
-
         (split, shard), records = element
         path = f"{self.out}/{split}/data-{shard:05d}-of-{self.num_shards:05d}.tfrecord.gz"
-        with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-            for _, serialized in sorted(records):
-                writer.write(serialized)
+        write_records(path, (serialized for _, serialized in sorted(records)))
         yield path
 
 
@@ -189,7 +197,7 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, listing: sources.Listin
         | "ListInputs" >> beam.Create(listing.items, reshuffle=True)
         | "ReadAndCheck"
         >> beam.ParDo(ReadAndCheck(len(listing.items), cfg.max_pixels, cfg.labels)).with_outputs(
-            ReadAndCheck.REJECTED, main="ok"
+            ReadAndCheck.REJECTED, ReadAndCheck.NOTED, main="ok"
         )
     )
     unique = (
@@ -216,9 +224,9 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, listing: sources.Listin
     _ = (
         (p | "BadRows" >> beam.Create(bad_rows), checked[ReadAndCheck.REJECTED], unique[ReadAndCheck.REJECTED])
         | "AllRejected" >> beam.Flatten()
-        | "RejectedList" >> beam.combiners.ToList()
-        | "WriteRejected" >> beam.Map(lambda rows: report.write_rows(f"{cfg.out}/{report.REJECTED_FILE}", rows))
+        | "WriteRejected" >> report.WriteRows(f"{cfg.out}/{report.REJECTED_FILE}")
     )
+    _ = checked[ReadAndCheck.NOTED] | "WriteNotes" >> report.WriteRows(f"{cfg.out}/{report.NOTES_FILE}", report.NOTES)
 
 
 def default_beam_args() -> list[str]:
@@ -255,14 +263,17 @@ def run(cfg: PrepareConfig) -> dict:
     """Runs the preparation, proves every input is accounted for, returns the summary.
 
     Raises:
-      FileNotFoundError / ValueError: a missing source, or refused runner settings.
+      FileNotFoundError / ValueError: a missing source, a single class, or refused runner settings.
       accounting.AccountingError: the output does not hold exactly the listed inputs;
         dict.txt and summary.json are then not written, so nothing can train on it.
     """
     listing = sources.list_source(cfg.source)
+    report.refuse_single_class(listing, cfg.source)
     options = PipelineOptions(cfg.beam_args or default_beam_args())
     check_runner(options)
     print(f"[prepare] {listing.total} inputs from {cfg.source}", file=sys.stderr)
+    for note in listing.notes:
+        print(f"[prepare] note: {note}", file=sys.stderr)
     _clear_previous_output(cfg.out)
     for split in (TRAIN, EVAL):
         if not FileSystems.exists(f"{cfg.out}/{split}"):
@@ -274,7 +285,8 @@ def run(cfg: PrepareConfig) -> dict:
     rejected = accounting.read_rejected(f"{cfg.out}/{report.REJECTED_FILE}")
     accounting.check(listing, cfg.source, written, rejected)
     labels = list(cfg.labels) if cfg.labels is not None else sorted({w.label for w in written})
-    summary = report.build_summary(listing, written, rejected, labels)
+    noted = accounting.read_rejected(f"{cfg.out}/{report.NOTES_FILE}")
+    summary = report.build_summary(listing, written, rejected, labels, noted)
     assert summary["input"] == summary["written"] + summary["rejected"] + summary["skipped"], summary
     report.write_outputs(cfg.out, summary, listing.skipped)
     return summary

@@ -43,6 +43,7 @@ def format_summary(summary: dict) -> str:
         f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}"
         f" + skipped {summary['skipped']}"
     )
+    lines += [f"note: {n}" for n in summary.get("notes", [])]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
@@ -68,25 +69,23 @@ def run(args: argparse.Namespace) -> int:
     if summary is None:
         return code
     print(format_summary(summary))
-    print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(report.OUTPUT_FILES))
     if summary["rejected"]:
         print(f"{summary['rejected']} rejected: see {cfg.out}/{report.REJECTED_FILE} for the reasons", file=sys.stderr)
     if summary["skipped"]:
         print(f"{summary['skipped']} skipped (system files...): see {cfg.out}/{report.SKIPPED_FILE}", file=sys.stderr)
-    return _verdict(summary, args.max_rejected_fraction)
+    problem = _problem(summary, args.max_rejected_fraction)
+    if problem:  # the report files stay for reading, but no "wrote" line suggests the data is usable
+        print(f"error: {problem}; the report is in {cfg.out}, the data is not usable", file=sys.stderr)
+        return 1
+    print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(report.OUTPUT_FILES))
+    return 0
 
 
-def _verdict(summary: dict, max_rejected_fraction: float) -> int:
+def _problem(summary: dict, max_rejected_fraction: float) -> str | None:
     fraction = summary["rejected"] / summary["input"] if summary["input"] else 0.0
     if fraction > max_rejected_fraction:
-        print(
-            f"error: {fraction:.1%} of inputs were rejected, more than --max-rejected-fraction "
-            f"{max_rejected_fraction:.1%}",
-            file=sys.stderr,
-        )
-        return 1
+        return f"{fraction:.1%} of inputs were rejected, more than --max-rejected-fraction {max_rejected_fraction:.1%}"
     for split in ("train", "eval"):
         if summary["splits"][split] == 0:
-            print(f"error: the {split} split is empty; add images or change --eval-fraction", file=sys.stderr)
-            return 1
-    return 0
+            return f"the {split} split is empty; add images or change --eval-fraction"
+    return None

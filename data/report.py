@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
+import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from data import sources
@@ -17,7 +18,8 @@ TRAIN, EVAL = "train", "eval"
 MIN_IMAGES_PER_CLASS = 10
 MAX_CLASS_IMBALANCE = 3.0  # warn when the largest class has more than this many times the smallest
 DICT_FILE, REJECTED_FILE, SKIPPED_FILE, SUMMARY_FILE = "dict.txt", "rejected.csv", "skipped.csv", "summary.json"
-OUTPUT_FILES = (DICT_FILE, REJECTED_FILE, SKIPPED_FILE, SUMMARY_FILE)
+NOTES_FILE, NOTES = "notes.csv", ("uri", "note")  # photos written despite a decoder warning
+OUTPUT_FILES = (DICT_FILE, REJECTED_FILE, SKIPPED_FILE, NOTES_FILE, SUMMARY_FILE)
 
 
 def write_text(path: str, text: str) -> None:
@@ -25,13 +27,43 @@ def write_text(path: str, text: str) -> None:
         f.write(text.encode("utf-8"))
 
 
-def write_rows(path: str, rows: list[tuple[str, str]]) -> None:
-    """A uri,reason CSV, sorted (rejected.csv, skipped.csv)."""
+def read_text(path: str) -> str:
+    """A UTF-8 text file, local or gs:// (Beam's FileSystems, as everything `prepare` writes)."""
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read().decode("utf-8")
+
+
+def write_rows(path: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("uri", "reason")) -> None:
+    """A uri,reason CSV, sorted (rejected.csv, skipped.csv; notes.csv: uri,note)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["uri", "reason"])
+    writer.writerow(header)
     writer.writerows(sorted(rows))
     write_text(path, buffer.getvalue())
+
+
+class WriteRows(beam.PTransform):
+    """A PCollection of (uri, text) pairs -> one sorted CSV file (rejected.csv, notes.csv)."""
+
+    def __init__(self, path: str, header: tuple[str, str] = ("uri", "reason")):
+        super().__init__()
+        self.path, self.header = path, header
+
+    def expand(self, rows):
+        path, header = self.path, self.header
+        return rows | beam.combiners.ToList() | beam.Map(lambda items: write_rows(path, items, header))
+
+
+def refuse_single_class(listing: sources.Listing, source: str) -> None:
+    """Raises ValueError (exit 2, before any Beam work) when the inputs name a single class."""
+    labels = Counter(sources.normalise_label(i.label) for i in listing.items if sources.normalise_label(i.label))
+    if len(labels) != 1:
+        return
+    ((label, count),) = labels.items()
+    raise ValueError(
+        f"{source} has a single class, {label!r} ({count} photos): a classifier needs at least two classes to "
+        f"learn anything. Add a second class, such as 'other' (photos that are not {label}), and run prepare again."
+    )
 
 
 def class_counts(written: list[Written]) -> dict[str, dict[str, int]]:
@@ -46,13 +78,18 @@ def class_warnings(per_class: dict[str, dict[str, int]]) -> list[str]:
     warnings = []
     for label, counts in per_class.items():
         total = counts[TRAIN] + counts[EVAL]
+        unmeasured = (
+            "; it has no eval photo, so nothing measures how well it is recognised (the blessing cannot see it)"
+            if counts[EVAL] == 0
+            else f"; its accuracy rests on {counts[EVAL]} eval photo(s)"
+        )
         if total < MIN_IMAGES_PER_CLASS:
             warnings.append(
-                f"class {label!r} has only {total} images "
-                f"(fewer than {MIN_IMAGES_PER_CLASS}); its accuracy will be unreliable"
+                f"class {label!r} has only {total} images (fewer than {MIN_IMAGES_PER_CLASS}): the model learns it "
+                f"from {counts[TRAIN]} training photo(s){unmeasured}. Add photos of it"
             )
         elif counts[EVAL] == 0:
-            warnings.append(f"class {label!r} has no eval images; raise --eval-fraction or add photos")
+            warnings.append(f"class {label!r} has no eval images{unmeasured}; raise --eval-fraction or add photos")
     sizes = {label: c[TRAIN] + c[EVAL] for label, c in per_class.items()}
     if len(sizes) > 1:
         largest, smallest = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
@@ -65,9 +102,17 @@ def class_warnings(per_class: dict[str, dict[str, int]]) -> list[str]:
     return warnings
 
 
-def build_summary(listing: sources.Listing, written: list[Written], rejected: list, labels: list[str]) -> dict:
-    """summary.json: every number counted from the output read back; input = written + rejected + skipped."""
+def build_summary(
+    listing: sources.Listing, written: list[Written], rejected: list, labels: list[str], noted: list = ()
+) -> dict:
+    """summary.json: every number counted from the output read back; input = written + rejected + skipped.
+
+    `notes` says how the source was read (a cp1252 CSV, Windows paths) and how many
+    photos decoded with a warning (noted: notes.csv's rows)."""
     per_class = class_counts(written)
+    notes = list(listing.notes)
+    if noted:
+        notes.append(f"{len(noted)} photo(s) decoded with a warning from the image decoder: see {NOTES_FILE}")
     splits = {s: sum(c[s] for c in per_class.values()) for s in (TRAIN, EVAL)}
     warnings = class_warnings(per_class)
     warnings += [f"class {label!r} from the given dict.txt has no images" for label in labels if label not in per_class]
@@ -80,6 +125,7 @@ def build_summary(listing: sources.Listing, written: list[Written], rejected: li
         "classes": per_class,
         "labels": labels,
         "warnings": warnings,
+        "notes": notes,
     }
 
 

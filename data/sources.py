@@ -13,21 +13,18 @@ Folder rules (as Keras' `image_dataset_from_directory` treats a folder):
   directly in SOURCE (outside every class folder);
 - symbolic links are followed (a loop is visited once); a dangling one stays an input
   and is rejected when read, with the reason.
-A CSV's rows follow the same system-file rule on the path as written in the row.
+The rule applies only below the user's own root: to the path below SOURCE for a folder,
+and, for a CSV (data.csv_source), to the listed file's own name and the folders below
+the CSV's folder. A photo under `~/.keras/datasets/` is not a hidden file.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import posixpath
 import re
 from dataclasses import dataclass, field
 
 from apache_beam.io.filesystems import FileSystems
-
-HEADER_PATH_NAMES = {"path", "uri", "path_or_uri", "image", "file", "filename", "image_path", "image_uri"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +53,7 @@ class Listing:
     items: list[LabelledImage]
     bad_rows: list[BadRow] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # how the source was read (encoding, Windows paths)
 
     @property
     def total(self) -> int:
@@ -88,16 +86,6 @@ def normalise_label(raw: str) -> str:
 
 def _is_uri(path: str) -> bool:
     return "://" in path
-
-
-def _join(base: str, relative: str) -> str:
-    if _is_uri(relative) or relative.startswith("/"):
-        return relative
-    return posixpath.normpath(posixpath.join(base, relative)) if not _is_uri(base) else f"{base.rstrip('/')}/{relative}"
-
-
-def _dirname(path: str) -> str:
-    return path.rsplit("/", 1)[0] if "/" in path else "."
 
 
 def _walk_local(root: str, unreadable: list[BadRow]) -> list[str]:
@@ -164,57 +152,13 @@ def list_unlabelled(paths: list[str]) -> Listing:
     return listing
 
 
-def _looks_like_header(row: list[str]) -> bool:
-    return len(row) >= 2 and row[0].strip().lower() in HEADER_PATH_NAMES and row[1].strip().lower() == "label"
-
-
-def parse_csv(text: str, base_dir: str) -> Listing:
-    """Parses `path_or_uri,label` rows; relative paths resolve against base_dir.
-
-    Handles a UTF-8 BOM, CRLF endings, quoted fields (commas inside paths), an optional
-    header and blank lines. A row without exactly two fields is reported, not guessed at.
-    """
-    text = text.lstrip("\ufeff")
-    rows = list(csv.reader(io.StringIO(text, newline="")))
-    listing = Listing(items=[])
-    for number, row in enumerate(rows, start=1):
-        if not row or all(not cell.strip() for cell in row):
-            continue
-        if number == 1 and _looks_like_header(row):
-            continue
-        origin = f"row {number}"
-        if len(row) != 2:
-            listing.bad_rows.append(
-                BadRow(origin, f"malformed CSV row: expected path_or_uri,label, got {len(row)} fields")
-            )
-            continue
-        path = row[0].strip()
-        if not path:
-            listing.bad_rows.append(BadRow(origin, "empty path"))
-            continue
-        reason = system_file_reason(path)
-        if reason:
-            listing.skipped.append(Skipped(_join(base_dir, path), reason))
-            continue
-        listing.items.append(LabelledImage(_join(base_dir, path), row[1], origin))
-    return listing
-
-
-def read_csv(csv_uri: str) -> Listing:
-    with FileSystems.open(csv_uri) as f:
-        raw = f.read()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{csv_uri} is not UTF-8 text: {e}") from None
-    return parse_csv(text, _dirname(csv_uri))
-
-
 def list_source(source: str) -> Listing:
     """Dispatches on the source's form: a .csv file, or a folder of class folders."""
     if source.lower().endswith(".csv"):
         if not FileSystems.exists(source):
             raise FileNotFoundError(f"CSV not found: {source}")
+        from data.csv_source import read_csv
+
         return read_csv(source)
     if not _is_uri(source) and not FileSystems.exists(source):
         raise FileNotFoundError(f"source folder not found: {source}")

@@ -12,12 +12,17 @@ The checks, in order, each with one readable reason when it fails:
 
 Thread-safe: nothing here changes process-wide state per call (no `warnings` filters,
 no toggling of Pillow's pixel limit), so Beam may run it from many threads at once.
+The one exception is opt-in: `capture_warnings=True` (the batch jobs and the CLI) takes
+what TensorFlow's JPEG decoder prints to fd 2 ("Corrupt JPEG data: 195 extraneous bytes
+before marker 0xd9") into the check's `warning`, through a process-wide, locked redirect.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
+import sys
 from dataclasses import dataclass
 
 from PIL import Image
@@ -29,6 +34,7 @@ from data.formats import decodable_signature, identify_unsupported
 TF_DECODABLE_FORMATS = {"JPEG", "PNG", "GIF", "BMP", "WEBP"}
 DEFAULT_MAX_PIXELS = 16384 * 12288  # 201,326,592: a 200-MP phone photo passes
 MAX_DIMENSION = 65_535  # the largest side JPEG and WebP can encode; anything past it is forged
+_TF_LOG_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl)")
 _SCALED_CHECK_PIXELS = 16_000_000  # JPEGs above this are checked at 1/8 scale (same data read)
 
 # Our own limits above decide, with clear reasons. Set once at import, never per call:
@@ -43,6 +49,7 @@ class ImageCheck:
     image_format: str = ""
     width: int = 0
     height: int = 0
+    warning: str = ""  # what the decoder printed for an image it still decoded (capture_warnings=True)
 
 
 def _reject(reason: str) -> ImageCheck:
@@ -63,18 +70,35 @@ def size_problem(width: int, height: int, max_pixels: int) -> str | None:
     return None
 
 
-def check_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "") -> ImageCheck:
+def check_image(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "", capture_warnings: bool = False
+) -> ImageCheck:
     """Returns whether `data` is an image the pipeline can use, and if not, why.
 
     Args:
       data: the encoded file.
       max_pixels: refuse images whose header claims more pixels (width x height).
       name: file name or URI, only to name TIFF-based camera RAW files by extension.
+      capture_warnings: take what the C decoder prints into the result's `warning`
+        (single-threaded callers only: see tastebud.quiet.native_stderr_to_text).
     """
     header = check_header(data, max_pixels, name)
     if not header.ok:
         return header
-    return _decode_with_tensorflow(data, header.image_format, header.width, header.height)
+    if not capture_warnings:
+        return _decode_with_tensorflow(data, header.image_format, header.width, header.height)
+    import tensorflow  # noqa: F401  (imported outside the capture: its start-up lines are not the image's)
+
+    from tastebud.quiet import native_stderr_to_text
+
+    with native_stderr_to_text() as printed:
+        check = _decode_with_tensorflow(data, header.image_format, header.width, header.height)
+    lines = printed.text.splitlines()
+    tf_log = [line for line in lines if _TF_LOG_LINE.match(line)]  # TensorFlow's own log: not the image's
+    if tf_log:
+        print("\n".join(tf_log), file=sys.stderr)
+    warning = "; ".join(line.strip() for line in lines if line.strip() and line not in tf_log)
+    return dataclasses.replace(check, warning=warning) if check.ok and warning else check
 
 
 def check_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = "") -> ImageCheck:

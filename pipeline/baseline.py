@@ -28,11 +28,12 @@ class BaselinePlan:
 
 
 def _summary(data_dir: str) -> dict | None:
-    path = f"{data_dir}/{configs.SUMMARY_FILE}"
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
+    from apache_beam.io.filesystems import FileSystems
+
+    from data.report import read_text
+
+    path = f"{data_dir}/{configs.SUMMARY_FILE}"  # through Beam's FileSystems, as `prepare` wrote it (gs:// too)
+    return json.loads(read_text(path)) if FileSystems.exists(path) else None
 
 
 def summary_counts(summary: dict, splits: tuple[str, ...] = ("eval",)) -> dict[str, int]:
@@ -46,9 +47,10 @@ def eval_counts(data_dir: str) -> dict[str, int]:
     if summary is not None:
         return summary_counts(summary)
     from data.examples import read_examples
+    from data.records import glob
 
     counts: dict[str, int] = {}
-    for _, label, _ in read_examples(sorted(tf.io.gfile.glob(f"{data_dir}/{configs.EVAL_SPLIT_PATTERN}"))):
+    for _, label, _ in read_examples(glob(f"{data_dir}/{configs.EVAL_SPLIT_PATTERN}")):
         counts[label] = counts.get(label, 0) + 1
     return counts
 

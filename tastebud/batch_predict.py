@@ -27,9 +27,9 @@ from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, R
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from data import accounting, report, sources
-from data.prepare import check_runner, default_beam_args, read_input
+from data.prepare import check_runner, default_beam_args, read_and_check
 from data.progress import Progress
-from data.validate import DEFAULT_MAX_PIXELS, check_image
+from data.validate import DEFAULT_MAX_PIXELS
 from tastebud.inference import SERVING_SIGNATURE, latest_version
 from tastebud.requests_format import IMAGE_INPUT, KEY_INPUT
 
@@ -73,9 +73,14 @@ def signature_inference(model, batch: Sequence, inference_args: dict, model_id: 
     """Beam's inference_fn: a batch of encoded images (scalar string tensors) -> the signature's outputs."""
     import tensorflow as tf
 
+    from tastebud.quiet import native_stderr_to_text
+
     images = tf.stack(batch)
     keys = tf.fill(tf.shape(images), "")
-    outputs = model.signatures[SERVING_SIGNATURE](**{IMAGE_INPUT: images, KEY_INPUT: keys})
+    # The graph's JPEG decoder prints what ReadImage's check already noted for these images
+    # (the same bytes through the same decoder): taken off stderr here, replayed if it raises.
+    with native_stderr_to_text():
+        outputs = model.signatures[SERVING_SIGNATURE](**{IMAGE_INPUT: images, KEY_INPUT: keys})
     rows = {name: value.numpy() for name, value in outputs.items()}
     return [
         PredictionResult(example, {name: values[i] for name, values in rows.items()}, model_id)
@@ -103,9 +108,10 @@ class ServingModelHandler(_tensorflow_handler_base()):
 
 
 class ReadImage(beam.DoFn):
-    """(key, scalar string tensor) for a usable image, or a rejection with prepare's reason."""
+    """(key, scalar string tensor) for a usable image, or a rejection with prepare's reason;
+    a note for an image the decoder read with a warning (it is still labelled)."""
 
-    REJECTED = "rejected"
+    REJECTED, NOTED = "rejected", "noted"
 
     def __init__(self, max_pixels: int):
         self.max_pixels = max_pixels
@@ -113,13 +119,12 @@ class ReadImage(beam.DoFn):
     def process(self, item: sources.LabelledImage):
         import tensorflow as tf
 
-        data, reason = read_input(item.uri)
-        if data is not None:
-            check = check_image(data, self.max_pixels, item.uri)
-            reason = check.reason
-        if data is None or reason:
+        data, reason, note = read_and_check(item.uri, self.max_pixels)
+        if data is None:
             yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, reason))
             return
+        if note:
+            yield beam.pvalue.TaggedOutput(self.NOTED, (item.uri, note))
         yield item.uri, tf.constant(data)
 
 
@@ -155,7 +160,8 @@ def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing)
     read = (
         p
         | "ListInputs" >> beam.Create(listing.items, reshuffle=True)
-        | "ReadImage" >> beam.ParDo(ReadImage(cfg.max_pixels)).with_outputs(ReadImage.REJECTED, main="ok")
+        | "ReadImage"
+        >> beam.ParDo(ReadImage(cfg.max_pixels)).with_outputs(ReadImage.REJECTED, ReadImage.NOTED, main="ok")
     )
     _ = (
         read.ok
@@ -168,9 +174,9 @@ def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing)
     _ = (
         (p | "BadRows" >> beam.Create(bad_rows), read[ReadImage.REJECTED])
         | "AllRejected" >> beam.Flatten()
-        | "RejectedList" >> beam.combiners.ToList()
-        | "WriteRejected" >> beam.Map(lambda rows: report.write_rows(beside(cfg.out, report.REJECTED_FILE), rows))
+        | "WriteRejected" >> report.WriteRows(beside(cfg.out, report.REJECTED_FILE))
     )
+    _ = read[ReadImage.NOTED] | "WriteNotes" >> report.WriteRows(beside(cfg.out, report.NOTES_FILE), report.NOTES)
 
 
 def beside(out: str, name: str) -> str:
@@ -225,19 +231,20 @@ def run(cfg: BatchConfig) -> dict:
     accounting.compare(expected, [r["key"] for r in rows] + [uri for uri, _ in rejected], job="predict")
     write_predictions(cfg.out, cfg.output_format, rows)
     report.write_rows(beside(cfg.out, report.SKIPPED_FILE), [(s.uri, s.reason) for s in listing.skipped])
-    return summarize(listing, rows, rejected)
+    return summarize(listing, rows, rejected, accounting.read_rejected(beside(cfg.out, report.NOTES_FILE)))
 
 
 def bad_row_key(cfg: BatchConfig, row: sources.BadRow) -> str:
     return accounting.bad_row_key(", ".join(cfg.sources), row)
 
 
-def summarize(listing: sources.Listing, rows: Iterable[dict], rejected: list) -> dict:
+def summarize(listing: sources.Listing, rows: Iterable[dict], rejected: list, noted: list = ()) -> dict:
     rows = list(rows)
     return {
         "input": listing.total,
         "predicted": len(rows),
         "rejected": len(rejected),
         "skipped": len(listing.skipped),
+        "noted": len(noted),
         "labels": dict(sorted(Counter(r["label"] for r in rows).items())),
     }

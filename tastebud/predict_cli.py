@@ -64,7 +64,10 @@ def run_batch(args: argparse.Namespace) -> int:
         f"input {summary['input']} = predicted {summary['predicted']} + rejected {summary['rejected']}"
         f" + skipped {summary['skipped']}"
     )
-    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}")
+    notes = batch_predict.beside(args.out, "notes.csv")
+    if summary["noted"]:
+        print(f"note: {summary['noted']} image(s) decoded with a warning from the image decoder: see {notes}")
+    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}, {notes}")
     return 0
 
 
@@ -76,17 +79,21 @@ def run(args: argparse.Namespace) -> int:
     if args.beam_args:
         print(f"error: unrecognized arguments: {' '.join(args.beam_args)} (Beam flags go with --out)", file=sys.stderr)
         return 2
+    from tastebud.quiet import native_stderr_to_text
     from tastebud.requests_format import read_images
 
     try:
         images, keys = read_images(args.images)
-        images, keys, rejected = readable_images(images, keys)
+        images, keys, rejected, noted = readable_images(images, keys)
         for key, reason in rejected:
             print(f"rejected {key}: {reason}", file=sys.stderr)
+        for key, warning in noted:
+            print(f"note: {key} decoded with a warning: {warning}", file=sys.stderr)
         if not images:
             return 1
         client = make_client(args.model, args.server, args.grpc, args.model_name, batch_size=args.batch_size)
-        version, predictions = client.predict(images, keys)
+        with native_stderr_to_text():  # the graph's decoder repeats the warnings just noted
+            version, predictions = client.predict(images, keys)
     except (FileNotFoundError, ServerError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -102,13 +109,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if rejected else 0
 
 
-def readable_images(images: list[bytes], keys: list[str]) -> tuple[list[bytes], list[str], list[tuple[str, str]]]:
-    """(images, keys) the model can decode, and (key, reason) for the others, checked as
-    `tastebud prepare` checks (data.validate.check_image): one bad file neither stops the
-    others nor reaches the model as a bare TensorFlow error."""
+def readable_images(images: list[bytes], keys: list[str]) -> tuple[list[bytes], list[str], list, list]:
+    """(images, keys) the model can decode, (key, reason) for the others, and (key, warning)
+    for images the decoder read with a warning; checked as `tastebud prepare` checks
+    (data.validate.check_image): one bad file neither stops the others nor reaches the
+    model as a bare TensorFlow error."""
     from data.validate import check_image
 
-    checks = [check_image(data, name=key) for data, key in zip(images, keys, strict=True)]
+    checks = [check_image(data, name=key, capture_warnings=True) for data, key in zip(images, keys, strict=True)]
     good = [(data, key) for data, key, check in zip(images, keys, checks, strict=True) if check.ok]
     rejected = [(key, check.reason) for key, check in zip(keys, checks, strict=True) if not check.ok]
-    return [data for data, _ in good], [key for _, key in good], rejected
+    noted = [(key, check.warning) for key, check in zip(keys, checks, strict=True) if check.warning]
+    return [data for data, _ in good], [key for _, key in good], rejected, noted

@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 import time
 import warnings
 
@@ -47,15 +48,33 @@ def configure(verbose: bool) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+_CAPTURE_LOCK = threading.RLock()  # re-entrant: TensorFlow's quiet import may nest
+
+
+class NativeOutput:
+    """What C code wrote to file descriptor 2 inside `native_stderr_to_text()`."""
+
+    text = ""
+
+
 @contextlib.contextmanager
-def _native_stderr_captured():
-    """Sends file descriptor 2 (C++ logging) to a temporary file; replays it if the block raises."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
+def native_stderr_to_text():
+    """Takes what C libraries print to fd 2 inside the block (libjpeg's "Corrupt JPEG data:
+    N extraneous bytes before marker 0xd9", printed by TensorFlow's JPEG decoder whatever
+    TF_CPP_MIN_LOG_LEVEL says) as text for the caller to report, instead of letting it land
+    in the middle of tastebud's output. Replayed to stderr if the block raises.
+
+    fd 2 is process-wide: blocks are serialised by a lock, and a line another thread
+    writes to stderr during one would be taken too. Use it only in single-threaded work
+    (the batch jobs' DoFns, the CLI), never in the web server's request threads.
+    """
+    result = NativeOutput()
+    with _CAPTURE_LOCK, tempfile.TemporaryFile() as captured:
+        sys.stderr.flush()
+        saved = os.dup(2)
         os.dup2(captured.fileno(), 2)
         try:
-            yield
+            yield result
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -64,6 +83,8 @@ def _native_stderr_captured():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+        captured.seek(0)
+        result.text = captured.read().decode("utf-8", "replace").strip()
 
 
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -88,7 +109,7 @@ class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader)
         return self.real_loader.create_module(spec)
 
     def exec_module(self, module) -> None:
-        with _native_stderr_captured():
+        with native_stderr_to_text():  # dropped unless the import fails
             self.real_loader.exec_module(module)
 
 

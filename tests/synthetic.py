@@ -74,15 +74,39 @@ def indistinct_classes(root: Path, sizes: dict[str, int], seed: int = 0) -> list
     random.Random(seed).shuffle(labels)
     rows = []
     for i, label in enumerate(labels):
-        yy, xx = np.mgrid[0:SIZE, 0:SIZE]
-        pixels = np.full((SIZE, SIZE, 3), rng.uniform(60, 200, 3))
-        for _ in range(3):
-            cy, cx, r = rng.uniform(0, SIZE, 2).tolist() + [rng.uniform(8, 30)]
-            pixels[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
         path = root / f"{i:04d}.jpg"
-        _jpeg(pixels + rng.normal(0, 10, pixels.shape), path)
+        _jpeg(_blobs(rng), path)
         rows.append((path, label))
     return rows
+
+
+def _blobs(rng: np.random.Generator) -> np.ndarray:
+    """A [SIZE, SIZE, 3] picture of three random discs on a plain background, with noise."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    pixels = np.full((SIZE, SIZE, 3), rng.uniform(60, 200, 3))
+    for _ in range(3):
+        cy, cx, r = rng.uniform(0, SIZE, 2).tolist() + [rng.uniform(8, 30)]
+        pixels[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+    return pixels + rng.normal(0, 10, pixels.shape)
+
+
+def class_folders(root: Path, labels: list[str], per_class: int, seed: int = 0) -> list[tuple[Path, str]]:
+    """(path, label) of `per_class` distinct small photos in root/<label>/NN.jpg for each label."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label in labels:
+        for i in range(per_class):
+            path = root / label / f"{i:02d}.jpg"
+            _jpeg(_blobs(rng), path)
+            rows.append((path, label))
+    return rows
+
+
+def with_extraneous_bytes(jpeg: bytes, count: int = 195) -> bytes:
+    """The JPEG with `count` stray bytes before its end marker: it decodes, and libjpeg
+    prints "Corrupt JPEG data: N extraneous bytes before marker 0xd9" to fd 2."""
+    assert jpeg.endswith(b"\xff\xd9")
+    return jpeg[:-2] + b"\x00" * count + jpeg[-2:]
 
 
 def write_csv(rows: list[tuple[Path, str]], path: Path, shuffle_seed: int | None = None) -> Path:

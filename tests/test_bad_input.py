@@ -78,8 +78,10 @@ def corpus(tmp_path) -> Path:
         (root / name).write_bytes(make())
     for name, (make, _) in BAD.items():
         (root / name).write_bytes(make())
-    for i in range(4):  # a few more ordinary photos so the class can be split
-        (root / f"extra{i}.jpg").write_bytes(_encode(Image.fromarray(np.roll(PIXELS, i + 1, axis=1)), "JPEG"))
+    others = root.parent / "others"  # a few more ordinary photos, in a second class (one class is refused)
+    others.mkdir()
+    for i in range(4):
+        (others / f"extra{i}.jpg").write_bytes(_encode(Image.fromarray(np.roll(PIXELS, i + 1, axis=1)), "JPEG"))
     return root.parent
 
 
@@ -130,7 +132,8 @@ def test_missing_and_unreadable_paths_in_a_csv(tmp_path):
     folder = tmp_path / "a_folder.jpg"
     folder.mkdir()
     (tmp_path / "ok.jpg").write_bytes(_encode(Image.fromarray(PIXELS), "JPEG"))
-    (tmp_path / "list.csv").write_text("ok.jpg,cat\nmissing.jpg,cat\na_folder.jpg,cat\n")
+    (tmp_path / "dog.jpg").write_bytes(_encode(Image.fromarray(255 - PIXELS), "JPEG"))
+    (tmp_path / "list.csv").write_text("ok.jpg,cat\nmissing.jpg,cat\na_folder.jpg,cat\ndog.jpg,dog\n")
     out = tmp_path / "data"
     cli(["prepare", str(tmp_path / "list.csv"), "--out", str(out)])
     rejected = _rejected(out)
@@ -181,8 +184,9 @@ def test_label_variants_empty_labels_unknown_labels_and_small_classes(tmp_path, 
 def test_duplicate_csv_rows_give_one_example(tmp_path):
     (tmp_path / "a.jpg").write_bytes(_encode(Image.fromarray(PIXELS), "JPEG"))
     (tmp_path / "b.jpg").write_bytes(_encode(Image.fromarray(255 - PIXELS), "JPEG"))
-    (tmp_path / "l.csv").write_text("a.jpg,x\na.jpg,x\nb.jpg,x\n")
+    (tmp_path / "c.jpg").write_bytes(_encode(Image.fromarray(np.roll(PIXELS, 7, axis=1)), "JPEG"))
+    (tmp_path / "l.csv").write_text("a.jpg,x\na.jpg,x\nb.jpg,x\nc.jpg,y\n")
     out = tmp_path / "data"
     cli(["prepare", str(tmp_path / "l.csv"), "--out", str(out), "--eval-fraction", "0.5"])
-    assert len(_written(out)) == 2
+    assert len(_written(out)) == 3
     assert list(_rejected(out).values()) == ["duplicate row"]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tastebud import batch_predict
 from tastebud.cli import main as cli
@@ -115,3 +116,28 @@ def test_batch_mode_needs_a_local_model(photo_folder, tmp_path, capsys):
     args = ["predict", str(photo_folder), "--server", "localhost:8501", "--out", str(tmp_path / "p.csv")]
     assert cli(args) == 2
     assert "give --model" in capsys.readouterr().err
+
+
+def test_dot_folder_and_a_decoder_warning_leave_no_stray_line(flowers, sample_dir, tmp_path, capfd):
+    """`predict SOURCE --out` on a folder under ~/.cache/: the dot folder above SOURCE makes
+    nothing a system file; a JPEG libjpeg warns about is labelled, its warning goes to
+    notes.csv, and no line outside tastebud's own reaches fd 1 or 2 (where libjpeg writes)."""
+    from tests.synthetic import with_extraneous_bytes
+
+    source = tmp_path / "home" / ".cache" / "new photos"
+    source.mkdir(parents=True)
+    photos = sorted(sample_dir.glob("*/*.jpg"))[::6]
+    for p in photos:
+        shutil.copy(p, source / p.name)
+    (source / "noisy.jpg").write_bytes(with_extraneous_bytes(photos[0].read_bytes()))
+    out = tmp_path / "p.csv"
+    _ = tf.constant(0)  # TensorFlow's one-off device start-up lines come before the window, not in it
+    capfd.readouterr()
+    assert cli(["predict", str(source), "--model", str(flowers["serving"]), "--out", str(out)]) == 0
+    captured = capfd.readouterr()
+    assert "Corrupt JPEG" not in captured.out + captured.err
+    assert [line for line in captured.err.splitlines() if line.strip() and not line.startswith("[predict] ")] == []
+    assert {Path(row["key"]).name for row in _csv_rows(out)} == {p.name for p in photos} | {"noisy.jpg"}
+    notes = _csv_rows(tmp_path / "notes.csv")
+    assert [Path(row["uri"]).name for row in notes] == ["noisy.jpg"] and "extraneous bytes" in notes[0]["note"]
+    assert "note: 1 image(s) decoded with a warning" in captured.out

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from data import prepare, sources
+from data import csv_source, prepare
 from tastebud.cli import main as cli
 
 
@@ -99,15 +99,15 @@ def test_split_is_stratified_deterministic_and_by_content(messy_folder, tmp_path
 
 def test_duplicate_photo_under_two_names_is_one_example(tmp_path, sample_dir):
     root = tmp_path / "photos"
-    (root / "tulips").mkdir(parents=True)
-    photos = _photos(sample_dir, "tulips", 10)
-    for photo in photos:
-        shutil.copy(photo, root / "tulips" / photo.name)
-    shutil.copy(photos[0], root / "tulips" / "renamed.jpg")
+    for label in ("tulips", "daisy"):  # two classes: a single one is refused
+        (root / label).mkdir(parents=True)
+        for photo in _photos(sample_dir, label, 10):
+            shutil.copy(photo, root / label / photo.name)
+    shutil.copy(_photos(sample_dir, "tulips", 1)[0], root / "tulips" / "renamed.jpg")
     out = tmp_path / "data"
     assert cli(["prepare", str(root), "--out", str(out)]) == 0
     keys = [e["key"] for e in _read_examples(out, "train") + _read_examples(out, "eval")]
-    assert len(keys) == 10
+    assert len(keys) == 20
     reasons = list(_rejected(out).values())
     assert len(reasons) == 1 and reasons[0].startswith("duplicate of ")
 
@@ -134,9 +134,10 @@ def test_csv_with_bom_crlf_quotes_header_and_relative_paths(tmp_path, sample_dir
     assert reasons[1].startswith("malformed CSV row")
 
 
-def test_parse_csv_without_header():
-    listing = sources.parse_csv("x.jpg,cat\nsub/y.png,dog\n", "/base")
-    assert [(i.uri, i.label) for i in listing.items] == [("/base/x.jpg", "cat"), ("/base/sub/y.png", "dog")]
+def test_parse_csv_without_header(tmp_path):
+    (tmp_path / "x.jpg").write_bytes(b"")  # the first row of a headerless CSV must name a file
+    listing = csv_source.parse_csv("x.jpg,cat\nsub/y.png,dog\n", str(tmp_path))
+    assert [(i.uri, i.label) for i in listing.items] == [(f"{tmp_path}/x.jpg", "cat"), (f"{tmp_path}/sub/y.png", "dog")]
     assert listing.bad_rows == [] and listing.skipped == []
 
 

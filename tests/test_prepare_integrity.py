@@ -90,11 +90,13 @@ def test_every_run_and_runner_setting_writes_every_photo_identically(thousand_ph
     assert summaries[0]["splits"] == {"train": 900, "eval": 100}
 
 
-def test_multi_threading_is_refused_before_any_work(tmp_path):
-    (tmp_path / "src" / "a").mkdir(parents=True)
-    (tmp_path / "src" / "a" / "x.jpg").write_bytes(_jpeg(1))
+def test_multi_threading_is_refused_before_any_work(tmp_path, capsys):
+    for i, label in enumerate(("a", "b")):
+        (tmp_path / "src" / label).mkdir(parents=True)
+        (tmp_path / "src" / label / "x.jpg").write_bytes(_jpeg(1 + i))
     out = tmp_path / "out"
     assert cli(["prepare", str(tmp_path / "src"), "--out", str(out), "--direct_running_mode=multi_threading"]) == 2
+    assert "multi_threading is refused" in capsys.readouterr().err
     assert not (out / "train").exists()
 
 
@@ -197,9 +199,11 @@ def test_csv_rows_follow_the_same_rules(messy_phone_folder, tmp_path):
 
 def test_reasons_are_one_readable_line(tmp_path):
     good = _jpeg(5, size=(320, 240))
-    (tmp_path / "src" / "a").mkdir(parents=True)
+    for label in ("a", "b"):
+        (tmp_path / "src" / label).mkdir(parents=True)
     (tmp_path / "src" / "a" / "truncated.jpg").write_bytes(good[: len(good) // 2])
     (tmp_path / "src" / "a" / "ok.jpg").write_bytes(good)
+    (tmp_path / "src" / "b" / "other.jpg").write_bytes(_jpeg(6, size=(320, 240)))
     out = tmp_path / "out"
     cli(["prepare", str(tmp_path / "src"), "--out", str(out)])
     reason = next(iter(_rows(out / "rejected.csv").values()))
