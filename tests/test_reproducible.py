@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.conftest import prepare_data, run_pipeline
+from tests.conftest import prepare_data, run_pipeline, sample_subset
 
 pytestmark = pytest.mark.slow
 
@@ -50,12 +50,7 @@ def _scores(trainer_run, images: list[bytes]) -> np.ndarray:
 def test_two_fresh_runs_give_the_same_model_even_beside_a_cpu_burner(tmp_path, sample_dir, artifacts_dir):
     from data.examples import read_examples
 
-    photos = tmp_path / "photos"
-    for label in ("daisy", "tulips"):
-        (photos / label).mkdir(parents=True)
-        for photo in sorted((sample_dir / label).glob("*.jpg"))[:10]:
-            (photos / label / photo.name).write_bytes(photo.read_bytes())
-    data = prepare_data(photos, tmp_path / "data")
+    data = prepare_data(sample_subset(sample_dir, tmp_path / "photos", ("daisy", "tulips"), 10), tmp_path / "data")
     runs = {}
     started = time.monotonic()
     runs["quiet"], quiet_seconds = run_pipeline(data, tmp_path / "quiet", "--backbone", "efficientnet_lite0")

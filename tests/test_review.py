@@ -85,6 +85,7 @@ def test_review_cli_writes_html_that_renders(flowers, first_run_id, tmp_path, ca
     report = tmp_path / "review.html"
     assert cli(["review", "--output", str(flowers["output"]), "--run", first_run_id, "--report", str(report)]) == 0
     out = capsys.readouterr().out
+    (artifacts_dir / "review.txt").write_text(out)
     assert "BLESSED" in out and "eval accuracy" in out and f"report: {report}" in out
     assert "baseline rate 0.200" in out and "bar 0.450 (9 of 20)" in out and "binomial test" in out
     assert "balanced accuracy" in out and "macro-F1" in out
