@@ -72,16 +72,37 @@ def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-tune", action="store_true", help="no Tuner: train configs.HYPERPARAMETERS as they are")
     p.add_argument(
+        "--tuner-trials",
+        type=int,
+        default=configs.TUNER_MAX_TRIALS,
+        help="the search's budget: this many trials, on any machine (default %(default)s)",
+    )
+    p.add_argument(
         "--tuner-budget",
         type=float,
         default=configs.TUNER_BUDGET_SECONDS,
-        help="seconds of hyperparameter search before no new trial starts (default %(default)s)",
+        metavar="SECONDS",
+        help="opt-in: also start no trial after this much search time; the search (and so the model) then "
+        "depends on the machine's speed and load (default: no time limit)",
     )
-    p.add_argument("--tuner-trials", type=int, default=configs.TUNER_MAX_TRIALS, help="at most this many trials")
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=configs.SEED,
+        help="seeds the Tuner's search and folds and the head's training: the same data, settings and seed "
+        "give the same model (default %(default)s)",
+    )
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, got {value}")
+    return value
 
 
 def tuner_settings(args: argparse.Namespace) -> dict:
-    return {"budget_s": args.tuner_budget, "max_trials": args.tuner_trials}
+    return {"budget_s": args.tuner_budget, "max_trials": args.tuner_trials, "seed": args.seed}
 
 
 def read_labels(data_dir: str) -> list[str]:
@@ -147,6 +168,7 @@ def run(args: argparse.Namespace) -> dict:
         backbone_weights=args.backbone_weights,
         train_steps=args.train_steps,
         eval_steps=args.eval_steps,
+        hyperparameters={"seed": args.seed},
         accuracy_bar=bar.lower_bound,
         compare_with_baseline=plan.compare,
         tune=configs.TUNE and not args.no_tune,

@@ -168,6 +168,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         backbone=args.backbone,
         backbone_weights=args.backbone_weights,
         train_steps=args.train_steps,
+        hyperparameters={"seed": args.seed},
         accuracy_bar=accuracy_bar(args),
         compare_with_baseline=not args.new_baseline,
         tune=configs.TUNE and not args.no_tune,

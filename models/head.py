@@ -13,11 +13,20 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from pipeline import configs
 from preprocessing import features
 
 # Minibatch steps run inside one graph call: the head is tiny, so per-step Python
 # overhead would otherwise dominate (measured: several times slower on 2 cores).
 STEPS_PER_EXECUTION = 64
+
+
+def make_deterministic(seed: int) -> None:
+    """Seeds Python, NumPy and TensorFlow and, with configs.DETERMINISTIC_OPS, asks TensorFlow for
+    deterministic op implementations (it then refuses the few ops that have none)."""
+    tf_keras.utils.set_random_seed(seed)
+    if configs.DETERMINISTIC_OPS:
+        tf.config.experimental.enable_op_determinism()
 
 
 def build_head(embedding_size: int, num_classes: int, hp: dict) -> tf_keras.Model:

@@ -19,7 +19,7 @@ import tf_keras
 from tfx import v1 as tfx
 
 from models import export
-from models.head import fit_head, load_embeddings
+from models.head import fit_head, load_embeddings, make_deterministic
 from pipeline import configs
 
 
@@ -34,6 +34,7 @@ def hyperparameters(fn_args: tfx.components.FnArgs) -> dict:
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     labels = list(fn_args.custom_config["labels"])
     hp = hyperparameters(fn_args)
+    make_deterministic(hp["seed"])
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     spec = tf_transform_output.transformed_feature_spec()
     x, y = load_embeddings(fn_args.train_files, spec)

@@ -8,9 +8,12 @@ held-out accuracy after every epoch; the trial's epochs are the peak of the mean
 (early stopping chosen by cross-validation) and its score is the accuracy there. The
 eval split is never read: it stays the Evaluator's.
 
-The oracle is KerasTuner's random search with two changes: the first trial is the
-defaults in configs.SEARCH_SPACE, and no trial starts once the time budget is spent.
-Trials are in the Tuner's `tuner_results` artefact (tuner_results.json) and its log.
+The oracle is KerasTuner's random search, seeded, whose first trial is the defaults in
+configs.SEARCH_SPACE. Its budget is a number of trials, so the same data, settings and
+seed search the same trials on any machine; a wall-clock budget is opt-in
+(configs.TUNER_BUDGET_SECONDS, --tuner-budget) and makes the search depend on the
+machine's speed. Trials are in the Tuner's `tuner_results` artefact (tuner_results.json)
+and its log.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from keras_tuner.engine import base_tuner
 from keras_tuner.engine import trial as trial_module
 from tfx import v1 as tfx
 
-from models.head import CurveTrainer, load_embeddings
+from models.head import CurveTrainer, load_embeddings, make_deterministic
 from pipeline import configs
 from tastebud import quiet
 
@@ -41,10 +44,17 @@ def search_space(space: dict = configs.SEARCH_SPACE, max_epochs: int = configs.T
     return hp
 
 
-class BudgetedRandomSearch(keras_tuner.oracles.RandomSearchOracle):
-    """Random search whose first trial is the defaults and which stops after `budget_s` seconds."""
+def oracle_seed(seed: int) -> int:
+    """KerasTuner's seed for our seed >= 0: its Oracle takes 0 as "no seed" (`seed or random.randint(...)`)."""
+    if seed < 0:
+        raise ValueError(f"the seed must be 0 or more, got {seed}")
+    return seed + 1
 
-    def __init__(self, budget_s: float, **kwargs):
+
+class BudgetedRandomSearch(keras_tuner.oracles.RandomSearchOracle):
+    """Random search whose first trial is the defaults; with `budget_s`, no trial starts after that many seconds."""
+
+    def __init__(self, budget_s: float | None = None, **kwargs):
         super().__init__(**kwargs)
         self.budget_s, self.started = budget_s, None
 
@@ -52,7 +62,7 @@ class BudgetedRandomSearch(keras_tuner.oracles.RandomSearchOracle):
         if self.started is None:
             self.started = time.monotonic()
             return {"status": trial_module.TrialStatus.RUNNING, "values": self.hyperparameters.values.copy()}
-        if time.monotonic() - self.started > self.budget_s:
+        if self.budget_s is not None and time.monotonic() - self.started > self.budget_s:
             logging.info("tuner: time budget of %.0f s spent after %d trials", self.budget_s, len(self.trials) - 1)
             return {"status": trial_module.TrialStatus.STOPPED, "values": None}
         return super().populate_space(trial_id)
@@ -135,7 +145,8 @@ class HeadTuner(base_tuner.BaseTuner):
 
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
-    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s, seed, max_epochs."""
+    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s (None: no
+    time limit), seed, max_epochs. The seed drives the oracle's sampling and every trial's folds and fits."""
     s = {
         "folds": configs.TUNER_FOLDS,
         "max_trials": configs.TUNER_MAX_TRIALS,
@@ -149,12 +160,13 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         budget_s=s["budget_s"],
         objective=keras_tuner.Objective(*OBJECTIVES[s["select_by"]]),
         max_trials=s["max_trials"],
-        seed=s["seed"],
+        seed=oracle_seed(s["seed"]),
         hyperparameters=search_space(max_epochs=s["max_epochs"]),
         tune_new_entries=False,
         allow_new_entries=False,
     )
     fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
+    fixed["seed"] = s["seed"]  # folds, initial weights, dropout and shuffling of every trial
     return HeadTuner(
         num_classes, s["folds"], fixed, s["select_by"], oracle=oracle, directory=directory, project_name="head"
     )
@@ -163,6 +175,7 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     """TFX's entry point: the tuner and the train split's embeddings to search on."""
     config = fn_args.custom_config or {}
+    make_deterministic((config.get("tuner") or {}).get("seed", configs.TUNER_SEED))
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
     logging.info("tuner: %d train embeddings of size %d", *x.shape)

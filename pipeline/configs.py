@@ -32,15 +32,24 @@ JPEG_MIN_SHORT_SIDE_FACTOR = 2
 JPEG_DECODE_RATIOS = (8, 4, 2, 1)  # the scales libjpeg offers, largest first
 EXIF_SCAN_BYTES = 1 << 20  # EXIF orientation is looked for in this many leading bytes of a JPEG
 
+# ---- Reproducibility ------------------------------------------------------------------
+# The same data, settings and seed give the same hyperparameters, model and scores on any
+# machine, busy or not: the Tuner's budget is a number of trials, and one seed (--seed)
+# drives the Tuner's search and folds and the head's initial weights, dropout and shuffling.
+SEED = 0
+DETERMINISTIC_OPS = True  # tf.config.experimental.enable_op_determinism() in the Tuner and the Trainer
+
 # ---- Tuner: the head's hyperparameters (models/tuning.py) ------------------------------
 # KerasTuner random search, k-fold cross-validation on the TRAIN split's embeddings only
 # (the eval split stays untouched for the Evaluator). The first trial is the defaults below.
 TUNE = True  # False: the Trainer uses HYPERPARAMETERS as they are (no Tuner component)
 TUNER_FOLDS = 4
-TUNER_MAX_TRIALS = 12
-TUNER_BUDGET_SECONDS = 40.0  # no new trial starts after this much search time
+TUNER_MAX_TRIALS = 12  # the search's budget: this many trials on every machine (--tuner-trials)
+# Opt-in (--tuner-budget SECONDS): also start no trial after this much search time. Off by
+# default: a wall-clock budget makes the search, so the model, depend on the machine's speed and load.
+TUNER_BUDGET_SECONDS: float | None = None
 TUNER_MAX_EPOCHS = 60  # each trial trains this long per fold; the CV curve picks the epochs
-TUNER_SEED = 0
+TUNER_SEED = SEED
 # What picks a trial's epochs and the best trial: mean held-out cross-entropy ("loss"),
 # smoother than accuracy on small folds, or accuracy ("accuracy").
 TUNER_SELECT_BY = "loss"
@@ -61,7 +70,7 @@ HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's 
     "learning_rate": 1e-3,
     "epochs": 12,
     "batch_size": 32,
-    "seed": 0,
+    "seed": SEED,
 }
 
 # ---- Evaluator: the blessing gate (pipeline/blessing.py) -------------------------------
@@ -71,6 +80,7 @@ BLESSING_SIGNIFICANCE = 0.01
 EVAL_ACCURACY_THRESHOLD: float | None = None  # a business bar on top (--min-accuracy); the stricter applies
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
 BLESSING_FLOAT_MARGIN = 1e-6  # TFMA computes accuracy in float32: k/n may land just below k/n
+INTERVAL_CONFIDENCE = 0.95  # Wilson intervals on accuracy and per-class recall (pipeline/evaluation.py)
 IMBALANCE_WARNING_RATIO = 3.0  # warn when the largest class has more than this times the smallest
 SUMMARY_FILE = "summary.json"  # written by `tastebud prepare`: photos per class and split
 BLESSING_RECORD_DIR = "blessing"  # under the pipeline root: the bar and its reasons, per run

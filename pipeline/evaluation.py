@@ -1,6 +1,14 @@
 """Reads the Evaluator's TFMA output into plain numbers, through TFMA's own loaders:
 overall metrics for the candidate (and the baseline, when there was one), per-class
-precision / recall / F1 / support, the confusion matrix, and the blessing verdict."""
+precision / recall / F1 / support, the confusion matrix, and the blessing verdict.
+
+Every number comes from the same decisions: the model's top class (argmax). The
+confusion matrix is TFMA's MultiClassConfusionMatrixPlot; per-class precision and
+recall are counted from it, and summarize() checks at run time that they equal TFMA's
+own top-1 Precision / Recall (pipeline.py's eval_config) and that the matrix's diagonal
+is TFMA's accuracy count, so recall x support sums to it. Accuracy and each class's
+recall carry a Wilson score interval: on 20 eval photos one photo is 0.05.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +17,38 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipeline import configs
+
 ACCURACY = "sparse_categorical_accuracy"
 CONFUSION_PLOT = "multi_class_confusion_matrix_plot"
+TOP_K = 1  # per-class Precision / Recall count a photo as predicted class c when c is its top class
+
+
+class EvaluationMismatch(RuntimeError):
+    """TFMA's numbers for one evaluation disagree with each other (a config or loader bug)."""
+
+
+def wilson_interval(successes: int, n: int, confidence: float = configs.INTERVAL_CONFIDENCE) -> tuple[float, float]:
+    """The Wilson score interval for a proportion (SciPy's binomtest); (nan, nan) when n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    from scipy.stats import binomtest
+
+    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def rate_text(value: float) -> str:
+    """0.750, or '-' for an undefined rate (a precision of a class the model never predicted)."""
+    return "-" if math.isnan(value) else f"{value:.3f}"
+
+
+def count_text(successes: int, n: int) -> str:
+    """'3 of 4, 95% CI 0.301-0.954': the count behind a rate and its Wilson interval."""
+    low, high = wilson_interval(successes, n)
+    if n <= 0:
+        return "0 of 0"
+    return f"{successes} of {n}, {configs.INTERVAL_CONFIDENCE:.0%} CI {low:.3f}-{high:.3f}"
 
 
 @dataclass
@@ -23,10 +61,22 @@ class MetricComparison:
 
 @dataclass
 class ClassMetrics:
+    """One class, from the argmax confusion matrix: precision = correct / predicted, recall = correct / support."""
+
     label: str
-    precision: float
-    recall: float
-    support: int
+    precision: float  # nan when the model never predicted this class
+    recall: float  # nan when the eval split has no photo of it
+    support: int  # eval photos of this class (the confusion matrix's row)
+    predicted: int | None = None  # eval photos the model labelled this class (its column)
+
+    @property
+    def correct(self) -> int:
+        """Photos of this class labelled right (the confusion matrix's diagonal)."""
+        return round(self.recall * self.support) if self.support else 0
+
+    @property
+    def recall_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.support)
 
     @property
     def f1(self) -> float:
@@ -34,6 +84,23 @@ class ClassMetrics:
         if math.isnan(p + r):
             return float("nan")
         return 2 * p * r / (p + r) if p + r > 0 else 0.0
+
+
+def class_metrics(labels: list[str], confusion: np.ndarray) -> list[ClassMetrics]:
+    """Per-class numbers from a [actual, predicted] count matrix."""
+    found = []
+    for i, label in enumerate(labels):
+        correct, support, predicted = int(confusion[i, i]), int(confusion[i].sum()), int(confusion[:, i].sum())
+        found.append(
+            ClassMetrics(
+                label,
+                correct / predicted if predicted else float("nan"),
+                correct / support if support else float("nan"),
+                support,
+                predicted,
+            )
+        )
+    return found
 
 
 @dataclass
@@ -51,6 +118,15 @@ class EvaluationSummary:
 
     def _present(self) -> list[ClassMetrics]:
         return [c for c in self.classes if c.support > 0]
+
+    @property
+    def correct(self) -> int:
+        """Eval photos labelled right."""
+        return round(self.accuracy * self.example_count)
+
+    @property
+    def accuracy_interval(self) -> tuple[float, float]:
+        return wilson_interval(self.correct, self.example_count)
 
     @property
     def balanced_accuracy(self) -> float:
@@ -72,7 +148,8 @@ class EvaluationSummary:
     def text(self) -> str:
         verdict = "passes" if self.validation_ok else "FAILS"
         lines = [
-            f"eval accuracy {self.accuracy:.3f} on {self.example_count} examples ({verdict} the blessing thresholds)",
+            f"eval accuracy {self.accuracy:.3f} on {self.example_count} examples "
+            f"({count_text(self.correct, self.example_count)}; {verdict} the blessing thresholds)",
             f"  balanced accuracy {self.balanced_accuracy:.3f}, macro-F1 {self.macro_f1:.3f}, "
             f"baseline rate {self.baseline_rate:.3f} (always the largest class)",
         ]
@@ -81,18 +158,27 @@ class EvaluationSummary:
         if self.has_baseline:
             base = next(c for c in self.comparisons if c.name == "accuracy")
             lines.append(f"  baseline accuracy {base.baseline:.3f} (change {base.change:+.3f})")
-        lines.append(f"  {'class':<20} {'precision':>9} {'recall':>7} {'f1':>6} {'support':>8}")
+        lines.append(f"  {'class':<20} {'precision':>9} {'recall':>7} {'(photos right, interval)':<32} {'f1':>6}")
         for c in self.classes:
-            lines.append(f"  {c.label:<20} {c.precision:>9.3f} {c.recall:>7.3f} {c.f1:>6.3f} {c.support:>8}")
+            lines.append(
+                f"  {c.label:<20} {rate_text(c.precision):>9} {rate_text(c.recall):>7} "
+                f"{'(' + count_text(c.correct, c.support) + ')':<32} {rate_text(c.f1):>6}"
+            )
         return "\n".join(lines)
 
 
 def _values(metrics_for_slice) -> dict[tuple[str, str, int | None, bool], float]:
-    """{(model name, metric, class id or None, is_diff): value}."""
+    """{(model name, metric, class id or None, is_diff): value}.
+
+    Per-class metrics count only when computed on the top class (top_k = TOP_K); runs
+    evaluated before that binarised each class's score at 0.5, and those are left out."""
     values = {}
     for kv in metrics_for_slice.metric_keys_and_values:
         key = kv.key
-        class_id = key.sub_key.class_id.value if key.HasField("sub_key") and key.sub_key.HasField("class_id") else None
+        sub_key = key.sub_key if key.HasField("sub_key") else None
+        class_id = sub_key.class_id.value if sub_key and sub_key.HasField("class_id") else None
+        if class_id is not None and not (sub_key.HasField("top_k") and sub_key.top_k.value == TOP_K):
+            continue
         if kv.value.HasField("double_value"):
             values[(key.model_name, key.name, class_id, key.is_diff)] = kv.value.double_value.value
     return values
@@ -109,7 +195,8 @@ def _confusion(evaluation_uri: str, model_name: str, n: int) -> np.ndarray:
     for kv in _overall(tfma.load_plots(evaluation_uri)).plot_keys_and_values:
         if kv.key.name == CONFUSION_PLOT and kv.key.model_name == model_name:
             for entry in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[0].entries:
-                matrix[entry.actual_class_id, entry.predicted_class_id] = round(entry.num_weighted_examples)
+                if 0 <= entry.predicted_class_id < n:  # not TFMA's "no prediction" (-1); check_adds_up sees it
+                    matrix[entry.actual_class_id, entry.predicted_class_id] = round(entry.num_weighted_examples)
     return matrix
 
 
@@ -137,6 +224,24 @@ def _failure_text(failure) -> str:
     return f"{failure.metric_key.name}{change} = {failure.metric_value.double_value.value:.3f}"
 
 
+def check_adds_up(summary: EvaluationSummary, tfma_values: dict, model_name: str) -> None:
+    """Raises EvaluationMismatch unless the confusion matrix holds every eval photo, its diagonal
+    is TFMA's accuracy count, and each class's precision and recall equal TFMA's top-1 ones."""
+    n, correct = summary.example_count, int(np.trace(summary.confusion))
+    if summary.confusion.sum() != n or correct != summary.correct or abs(correct / n - summary.accuracy) > 1e-6:
+        raise EvaluationMismatch(
+            f"TFMA's accuracy {summary.accuracy:.6f} on {n} examples does not match its confusion matrix "
+            f"({correct} right of {summary.confusion.sum()})"
+        )
+    for i, c in enumerate(summary.classes):
+        for name, ours in (("precision", c.precision), ("recall", c.recall)):
+            theirs = tfma_values.get((model_name, name, i, False))
+            if theirs is not None and not (math.isnan(theirs) and math.isnan(ours) or abs(theirs - ours) <= 1e-6):
+                raise EvaluationMismatch(
+                    f"TFMA's top-1 {name} of {c.label!r} is {theirs:.6f}, its confusion matrix gives {ours:.6f}"
+                )
+
+
 def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
     import tensorflow_model_analysis as tfma
 
@@ -144,15 +249,7 @@ def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
     has_baseline = any(model == "baseline" for model, *_ in values)
     candidate = "candidate" if has_baseline else next(iter(values))[0]
     confusion = _confusion(evaluation_uri, candidate, len(labels))
-    classes = [
-        ClassMetrics(
-            label,
-            values.get((candidate, "precision", i, False), float("nan")),
-            values.get((candidate, "recall", i, False), float("nan")),
-            int(confusion[i].sum()),
-        )
-        for i, label in enumerate(labels)
-    ]
+    classes = class_metrics(labels, confusion)
     comparisons = []
     for (model, name, class_id, is_diff), value in sorted(values.items(), key=lambda kv: (kv[0][1], kv[0][2] or -1)):
         if model != candidate or is_diff:
@@ -168,7 +265,7 @@ def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
         )
     validation = tfma.load_validation_result(evaluation_uri)
     failures = [_failure_text(f) for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
-    return EvaluationSummary(
+    summary = EvaluationSummary(
         labels=labels,
         accuracy=values[(candidate, ACCURACY, None, False)],
         example_count=int(values[(candidate, "example_count", None, False)]),
@@ -180,3 +277,5 @@ def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
         comparisons=comparisons,
         has_baseline=has_baseline,
     )
+    check_adds_up(summary, values, candidate)
+    return summary

@@ -107,20 +107,22 @@ def find_mistakes(model_dir: str, examples: list[tuple[str, str, bytes]], batch:
 
 
 def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
+    """What made the model, as the run recorded it; a setting the run did not record is left out."""
     transform = _json_property(runs.get("Transform"), "custom_config") or {}
     trainer = _json_property(runs.get("Trainer"), "custom_config") or {}
     train_args = _json_property(runs.get("Trainer"), "train_args") or {}
     tuner = runs.get("Tuner")
     best = tuner.output("best_hyperparameters") if tuner else None
-    settings = {
-        "dataset": str(runs["ImportExampleGen"].properties.get("input_base", "?"))
-        if "ImportExampleGen" in runs
-        else "?",
-        "backbone": str(transform.get("backbone", "?")),
-        "backbone weights": str(transform.get("backbone_weights") or "the backbone's default (ImageNet)"),
-        "labels": ", ".join(trainer.get("labels", [])),
-        "train steps": str(train_args.get("num_steps", "?")),
-    }
+    settings = {}
+    if "ImportExampleGen" in runs and runs["ImportExampleGen"].properties.get("input_base"):
+        settings["dataset"] = str(runs["ImportExampleGen"].properties["input_base"])
+    if transform.get("backbone"):
+        settings["backbone"] = str(transform["backbone"])
+        settings["backbone weights"] = str(transform.get("backbone_weights") or "the backbone's default (ImageNet)")
+    if trainer.get("labels"):
+        settings["labels"] = ", ".join(trainer["labels"])
+    if train_args.get("num_steps"):  # --train-steps: a step count instead of the (tuned) epochs
+        settings["train steps"] = f"{train_args['num_steps']} (instead of the epochs)"
     hyperparameters = dict(trainer.get("hyperparameters") or {})
     if best is not None:
         hyperparameters.update(_best_hyperparameters(best.uri))

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from pipeline import configs
+from pipeline.evaluation import count_text, rate_text
 from tastebud.review import Review
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -61,6 +63,9 @@ def render(review: Review) -> str:
         evaluation=review.evaluation,
         heatmap=confusion_heatmap(review.evaluation.confusion, review.evaluation.labels),
         mistakes=[(m, thumbnail(m.image)) for m in review.mistakes],
+        count_text=count_text,
+        rate_text=rate_text,
+        confidence=configs.INTERVAL_CONFIDENCE,
     )
 
 

@@ -44,6 +44,15 @@ def prepare_data(source: Path | str, out: Path) -> Path:
     return out
 
 
+def sample_subset(sample: Path, out: Path, labels: tuple[str, ...], per_class: int) -> Path:
+    """A photo folder of the first `per_class` photos of each of `labels` from the sample."""
+    for label in labels:
+        (out / label).mkdir(parents=True)
+        for photo in sorted((sample / label).glob("*.jpg"))[:per_class]:
+            (out / label / photo.name).write_bytes(photo.read_bytes())
+    return out
+
+
 def run_pipeline(data: Path, output: Path, *extra: str) -> tuple[dict, float]:
     """local_runner.py as the README runs it; returns this run's components from ML Metadata."""
     runs, elapsed, _ = run_pipeline_with_output(data, output, *extra)
@@ -106,12 +115,7 @@ def inception(tmp_path_factory, sample_dir) -> dict:
     root = tmp_path_factory.mktemp("inception")
     weights = root / "inception_v3_notop.h5"
     tf_keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg").save_weights(str(weights))
-    subset = root / "photos"
-    for label in ("daisy", "tulips"):
-        (subset / label).mkdir(parents=True)
-        for photo in sorted((sample_dir / label).glob("*.jpg"))[:20]:
-            (subset / label / photo.name).write_bytes(photo.read_bytes())
-    data = prepare_data(subset, root / "data")
+    data = prepare_data(sample_subset(sample_dir, root / "photos", ("daisy", "tulips"), 20), root / "data")
     flags = ["--backbone", "inception_v3", "--backbone-weights", str(weights), "--train-steps", "50"]
     runs, _ = run_pipeline(data, root / "out", *flags, "--no-tune", "--significance", "0.99")
     return dict(runs=runs, data=data, serving=root / "out" / "serving" / MODEL_NAME)

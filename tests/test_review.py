@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from pipeline import results
@@ -54,12 +55,37 @@ def test_review_numbers_match_tfma(review, flowers):
     assert review.settings["dataset"] == str(flowers["data"])
 
 
+def test_review_adds_up_on_a_run_with_mistakes(review):
+    """Per-class recall x support sums to accuracy's count; precision is the confusion matrix's column;
+    both agree with the mistakes the evaluated model makes when run again (review.mistakes)."""
+    evaluation, n = review.evaluation, review.evaluation.example_count
+    assert 0 < evaluation.correct < n, "the bundled sample's eval split has mistakes: something to add up"
+    assert sum(round(c.recall * c.support) for c in evaluation.classes) == evaluation.correct
+    assert evaluation.correct == round(evaluation.accuracy * n) == np.trace(evaluation.confusion)
+    for i, c in enumerate(evaluation.classes):
+        column = evaluation.confusion[:, i]
+        assert c.predicted == column.sum() and c.support == evaluation.confusion[i].sum()
+        assert c.precision == (
+            pytest.approx(column[i] / column.sum()) if column.sum() else pytest.approx(np.nan, nan_ok=True)
+        )
+        missed = sum(m.true_label == c.label for m in review.mistakes)
+        wrongly_given = sum(m.predicted == c.label for m in review.mistakes)
+        assert c.correct == c.support - missed == c.predicted - wrongly_given
+        low, high = c.recall_interval
+        assert low <= c.recall <= high and high - low > 0.3  # 4 photos: a wide interval
+    low, high = evaluation.accuracy_interval
+    assert 0 < low < evaluation.accuracy < high < 1
+    assert evaluation.balanced_accuracy == pytest.approx(np.mean([c.recall for c in evaluation.classes]))
+    assert "?" not in review.settings.values() and "train steps" not in review.settings  # no --train-steps
+
+
 def test_review_cli_writes_html_that_renders(flowers, first_run_id, tmp_path, capsys, artifacts_dir):
     from playwright.sync_api import sync_playwright
 
     report = tmp_path / "review.html"
     assert cli(["review", "--output", str(flowers["output"]), "--run", first_run_id, "--report", str(report)]) == 0
     out = capsys.readouterr().out
+    (artifacts_dir / "review.txt").write_text(out)
     assert "BLESSED" in out and "eval accuracy" in out and f"report: {report}" in out
     assert "baseline rate 0.200" in out and "bar 0.450 (9 of 20)" in out and "binomial test" in out
     assert "balanced accuracy" in out and "macro-F1" in out
@@ -85,6 +111,10 @@ def test_review_cli_writes_html_that_renders(flowers, first_run_id, tmp_path, ca
         assert page.inner_text("#bar") == "0.450" and page.inner_text("#baseline-rate") == "0.200"
         assert "binomial test" in page.inner_text("#bar-reason")
         assert float(page.inner_text("#balanced-accuracy")) > 0.2 and float(page.inner_text("#macro-f1")) > 0.2
+        right, _, total = page.inner_text("#accuracy-count").split(",")[0].split()
+        counts = [r.query_selector(".recall-count").inner_text().split(",")[0].split() for r in rows]
+        assert total == "20" and sum(int(c[0]) for c in counts) == int(right) and "95% CI" in out
+        assert sum(int(r.query_selector(".predicted").inner_text()) for r in rows) == 20
         page.screenshot(path=str(artifacts_dir / "review.png"), full_page=True)
         browser.close()
 

@@ -1,4 +1,5 @@
-"""The Tuner's pieces on small in-memory data: folds, the budgeted search, the Trainer's hyperparameters."""
+"""The Tuner's pieces on small in-memory data: folds, the seeded search and its trial budget, the Trainer's
+hyperparameters."""
 
 from __future__ import annotations
 
@@ -50,6 +51,35 @@ def test_an_exhausted_budget_stops_after_the_first_trial(tmp_path):
     tuner = tuning.make_tuner(3, str(tmp_path), {"max_trials": 10, "budget_s": 0.0, "max_epochs": 3})
     tuner.search(x=x, y=y)
     assert len(tuner.oracle.trials) == 1
+
+
+def _trials(tuner) -> list[tuple[dict, float]]:
+    trials = sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id)
+    return [(t.hyperparameters.values, t.metrics.get_last_value("cv_loss")) for t in trials]
+
+
+def test_the_same_seed_searches_the_same_trials_to_the_same_scores(tmp_path):
+    x, y = _blobs(per_class=8)
+
+    def search(name: str, seed: int) -> list[tuple[dict, float]]:
+        tuner = tuning.make_tuner(3, str(tmp_path / name), {"max_trials": 2, "max_epochs": 4, "seed": seed})
+        tuner.search(x=x, y=y)
+        return _trials(tuner)
+
+    first = search("a", 0)
+    # Before: KerasTuner read seed 0 as "no seed" and drew a random one, so each search differed.
+    assert search("b", 0) == first
+    assert search("c", 1)[1][0] != first[1][0]  # another seed, another random trial
+
+
+def test_the_budget_is_trials_not_seconds(tmp_path, monkeypatch):
+    """By default no clock stops the search: every trial runs however slow the machine is."""
+    x, y = _blobs(per_class=8)
+    clock = iter(range(0, 10**9, 1000))  # every look at the clock: 1000 s later
+    monkeypatch.setattr(tuning.time, "monotonic", lambda: next(clock))
+    tuner = tuning.make_tuner(3, str(tmp_path), {"max_trials": 3, "max_epochs": 2})
+    tuner.search(x=x, y=y)
+    assert configs.TUNER_BUDGET_SECONDS is None and len(tuner.oracle.trials) == 3
 
 
 def test_trainer_takes_the_tuners_values_over_the_defaults():
