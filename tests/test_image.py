@@ -44,6 +44,7 @@ def run_probe(image: image_tree.Image, *args: str) -> dict:
     return json.loads(proc.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_image_runs_prepare_and_transform_on_its_own_files(tmp_path):
     image = image_tree.build(REPO / "Dockerfile", REPO, tmp_path / "image")
     assert not (image.path("tests").exists() or image.path("out").exists() or image.path(".git").exists())
