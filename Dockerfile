@@ -7,12 +7,9 @@ WORKDIR /tastebud
 COPY requirements-image.txt ./
 RUN pip install --no-cache-dir -r requirements-image.txt
 
-COPY pipeline/ pipeline/
-COPY models/ models/
-COPY preprocessing/ preprocessing/
-COPY data/__init__.py data/examples.py data/prepare.py data/prepare_cli.py data/sources.py data/validate.py data/
-COPY tastebud/ tastebud/
-COPY local_runner.py vertex_runner.py pyproject.toml README.md ./
+# The whole repository but what .dockerignore leaves out (tests, benchmarks, outputs,
+# caches): every module ships, with no list of files to go stale.
+COPY . ./
 
 ENV PYTHONPATH=/tastebud \
     TF_USE_LEGACY_KERAS=1 \

@@ -50,7 +50,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--machine-type", default=configs.DATAFLOW_MACHINE_TYPE, help="Dataflow worker machine type")
     p.add_argument("--vertex-training", action="store_true", default=configs.USE_VERTEX_TRAINING)
     p.add_argument("--deploy-endpoint", action="store_true", default=configs.DEPLOY_TO_VERTEX_ENDPOINT)
-    p.add_argument("--output-dir", default="vertex", help="where the compiled spec goes (default vertex/)")
+    p.add_argument(
+        "--output-dir",
+        default=str(configs.LOCAL_OUTPUT / "vertex"),
+        help="where the compiled spec goes (default out/vertex/)",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="compile and print what would be submitted")
     mode.add_argument("--submit", action="store_true", help="compile and submit a Vertex AI PipelineJob")
