@@ -177,7 +177,8 @@ def run(args: argparse.Namespace) -> dict:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
     )
-    quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
+    global PROGRESS
+    PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
     tfx.orchestration.LocalDagRunner().run(pipeline)
     store = results.sqlite_store(p["metadata"])
     baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], bar, plan)
@@ -223,11 +224,16 @@ def explain_verdict(runs: dict, labels: list[str]) -> str:
     return explain(*record, summary, blessed)
 
 
+PROGRESS: quiet.ComponentProgress | None = None  # this run's component progress, once TFX starts
+
+
 def explain_failure(error: Exception, metadata: str) -> str:
     """One clear paragraph instead of a Beam traceback: which component failed, why, what to do."""
     from pipeline import results
 
-    failed = "?"
+    # ML Metadata names the failed component; a driver that fails before its execution is
+    # recorded (ImportExampleGen listing its input) is the one the progress lines last started.
+    failed = (PROGRESS and PROGRESS.running()) or "?"
     if Path(metadata).exists():
         runs = results.component_runs(results.sqlite_store(metadata))
         failed = next((name for name, r in runs.items() if r.state == "FAILED"), failed)

@@ -104,6 +104,8 @@ def accuracy_bar(args: argparse.Namespace) -> float:
     try:
         if "://" in source and not args.submit:
             raise FileNotFoundError("not read in a dry run")
+        if "://" in source:
+            check_credentials()  # no credentials: say so at once, not after the client's retries
         counts = summary_counts(json.loads(read_text(source)))
     except Exception as e:
         print(

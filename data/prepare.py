@@ -4,7 +4,8 @@ A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 
     list inputs (skipping system files) -> read + check each image
       -> group by content hash (dedupe) -> split per class by content hash
-      -> write sorted, sharded, gzipped TFRecords and rejected.csv
+      -> write sorted, sharded, gzipped TFRecords (Beam's FileSystems: local or gs://),
+         rejected.csv and notes.csv (photos written despite a decoder warning)
 then, on the launcher, read the output back and prove input = written + rejected +
 skipped (data.accounting), and only then write skipped.csv, dict.txt and summary.json.
 

@@ -1,5 +1,6 @@
-"""What `tastebud prepare` writes beside the TFRecords: dict.txt, rejected.csv, skipped.csv
-and summary.json, with the numbers taken from the output as read back (data.accounting)."""
+"""What `tastebud prepare` writes beside the TFRecords: dict.txt, rejected.csv, skipped.csv,
+notes.csv and summary.json, with the numbers taken from the output as read back
+(data.accounting); and the refusal of a single class, before any work."""
 
 from __future__ import annotations
 

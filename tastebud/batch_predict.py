@@ -3,7 +3,7 @@
     list inputs (skipping system files, as `prepare` does) -> read + check each image
       -> RunInference(KeyedModelHandler(ServingModelHandler)) in batches
       -> predictions (CSV: key,label,score,<one column per class>; or JSON Lines)
-      -> rejected.csv (uri, reason) beside it
+      -> rejected.csv (uri, reason) and notes.csv (uri, decoder warning) beside it
 then, on the launcher, the written rows are read back and `inputs = predicted + rejected`
 is checked (data.accounting), and the output is rewritten sorted by key.
 

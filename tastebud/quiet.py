@@ -131,6 +131,7 @@ class ComponentProgress(logging.Handler):
         super().__init__(logging.INFO)
         self.stream = stream or sys.stderr
         self.started: dict[str, float] = {}
+        self.finished: set[str] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -144,8 +145,13 @@ class ComponentProgress(logging.Handler):
             self.started[component] = now
             line = f"[pipeline] {component} ..."
         else:
+            self.finished.add(component)
             line = f"[pipeline] {component} done in {now - self.started.get(component, now):.1f} s"
         print(line, file=self.stream, flush=True)
+
+    def running(self) -> str | None:
+        """The component last started and not finished (where a run stopped), or None."""
+        return next((c for c in reversed(self.started) if c not in self.finished), None)
 
     @classmethod
     def install(cls, verbose: bool) -> ComponentProgress:

@@ -148,10 +148,13 @@ def test_assign_splits_never_depends_on_names():
     assert first == again and sum(s == "eval" for s in first.values()) == 2
 
 
-def test_max_rejected_fraction_fails_after_writing_report(messy_folder, tmp_path):
+def test_max_rejected_fraction_fails_after_writing_report(messy_folder, tmp_path, capsys):
     out = tmp_path / "data"
     assert cli(["prepare", str(messy_folder), "--out", str(out), "--max-rejected-fraction", "0.1"]) == 1
     assert (out / "rejected.csv").exists() and (out / "summary.json").exists()
+    printed = capsys.readouterr()
+    assert "wrote " not in printed.out  # no "wrote ..." line before the error that makes the data unusable
+    assert "more than --max-rejected-fraction 10.0%; the report is in" in printed.err
 
 
 def test_missing_source_is_a_clear_error(tmp_path, capsys):
