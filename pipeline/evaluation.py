@@ -228,7 +228,7 @@ def _failure_text(failure) -> str:
 def check_adds_up(summary: EvaluationSummary, tfma_values: dict, model_name: str) -> list[tuple[str, int]]:
     """Raises EvaluationMismatch unless the confusion matrix holds every eval photo and its diagonal
     is TFMA's accuracy count. Returns the (metric, class id) whose TFMA top-1 value differs from the
-    matrix's: TFMA's top_k counts tied or degenerate scores (e.g. a head on random weights) otherwise."""
+    matrix's (seen with degenerate scores: a head on random Inception weights)."""
     n, correct = summary.example_count, int(np.trace(summary.confusion))
     if summary.confusion.sum() != n or correct != summary.correct or abs(correct / n - summary.accuracy) > 1e-6:
         raise EvaluationMismatch(
