@@ -68,6 +68,7 @@ def measure(output: Path) -> dict:
         "agreement": sum(a.label == b.label for a, b in zip(saved, lite, strict=True)) / len(examples),
         "saved_model_accuracy": sum(p.label == t for p, t in zip(saved, truth, strict=True)) / len(examples),
         "tflite_accuracy": sum(p.label == t for p, t in zip(lite, truth, strict=True)) / len(examples),
+        "build_s": check.build_s,
         "convert_s": check.convert_s,
         "check_s": check.check_s,
         "latency": row,
@@ -90,7 +91,8 @@ def lines(r: dict) -> list[str]:
         f"(9) phone model (LiteRT, {r['quantization']}): {r['size_mb']:.2f} MB "
         f"(SavedModel {r['saved_model_mb']:.1f} MB); "
         f"top-1 agreement with the SavedModel {r['agreement']:.1%} of {r['eval_photos']} eval photos; accuracy "
-        f"{r['tflite_accuracy']:.3f} vs {r['saved_model_accuracy']:.3f}; conversion {r['convert_s']:.1f} s, "
+        f"{r['tflite_accuracy']:.3f} vs {r['saved_model_accuracy']:.3f}; phone graph {r['build_s']:.1f} s, "
+        f"conversion {r['convert_s']:.1f} s, "
         f"check {r['check_s']:.1f} s",
         "",
         f"| one {r['image_px'][0]}x{r['image_px'][1]} eval photo | p50 ms | p99 ms |",

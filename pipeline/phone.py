@@ -46,15 +46,12 @@ def _labels(serving_dir: str) -> list[str]:
     return Path(f"{serving_dir}/assets.extra/dict.txt").read_text().splitlines()
 
 
-def convert(
-    model_uri: str, work: Path, backbone: str, weights: str, quantization: str, version: str, representative=None
-) -> Path:
-    """The phone SavedModel (work/saved_model) converted to work/model.tflite with its metadata."""
+def convert(model_uri: str, work: Path, backbone: str, quantization: str, version: str, representative=None) -> Path:
+    """work/saved_model (the phone graph, save_phone_model) converted to work/model.tflite with its metadata."""
     from models import tflite_convert, tflite_metadata
-    from models.phone_export import IMAGE_INPUT, SCORES_OUTPUT, save_phone_model
+    from models.phone_export import IMAGE_INPUT, SCORES_OUTPUT
     from preprocessing.backbones import get_backbone
 
-    save_phone_model(model_uri, backbone, weights, str(work / "saved_model"))
     size = get_backbone(backbone).input_size
     metadata = tflite_metadata.PhoneMetadata(
         name=f"tastebud {backbone}",
@@ -144,13 +141,18 @@ def PhoneExport(
     if not pushed_model.get_int_custom_property("pushed"):
         check = PhoneCheck(SKIPPED, "the SavedModel was not pushed by this run")
     else:
+        from models.phone_export import save_phone_model
+
         version = pushed_model.get_string_custom_property("pushed_version")
         started = time.monotonic()
+        save_phone_model(model.uri, backbone, backbone_weights, str(work / "saved_model"))
+        built = time.monotonic()
         representative = None
         if quantization == "int8":
             representative = train_frames(examples.uri, get_backbone(backbone).input_size, representative_images)
-        tflite = convert(model.uri, work, backbone, backbone_weights, quantization, version, representative)
-        check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], convert_s=time.monotonic() - started)
+        tflite = convert(model.uri, work, backbone, quantization, version, representative)
+        check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], build_s=built - started)
+        check.convert_s = time.monotonic() - built
         check = check_and_push(
             tflite, f"{model.uri}/Format-Serving", examples.uri, Path(base_directory) / version, check
         )

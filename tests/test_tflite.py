@@ -98,6 +98,19 @@ def test_tflite_is_pushed_beside_the_saved_model_and_scores_like_it(flowers, tfl
 
 
 @pytest.mark.slow
+def test_review_shows_the_phone_check(flowers, tflite_run, tmp_path):
+    from tastebud.review import build_review, text_summary
+    from tastebud.review_html import write_report
+
+    review = build_review(str(flowers["output"]))
+    assert review.run_id == tflite_run["runs"]["PhoneExport"].run_id
+    lines = tflite_run["check"].lines()
+    assert all(line in text_summary(review) for line in lines)
+    html = write_report(review, tmp_path / "review.html").read_text()
+    assert "Phone model (TFLite)" in html and lines[0].replace("'", "&#39;") in html
+
+
+@pytest.mark.slow
 def test_labels_inside_the_file_and_beside_it_equal_dict_txt(flowers, tflite_run):
     dict_txt = (flowers["data"] / "dict.txt").read_text().splitlines()
     model = tflite_run["check"].destination
