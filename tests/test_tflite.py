@@ -58,8 +58,10 @@ def test_metadata_round_trip_and_the_interpreter_runs_the_file(tmp_path):
     populated = tflite_metadata.populate(model, written)
     assert tflite_metadata.read_metadata(populated) == written
     interpreter = Interpreter(model_content=populated)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [1, 224, 224, 3])
     interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], np.full((1, 224, 224, 3), 9, np.uint8))
+    interpreter.set_tensor(index, np.full((1, 224, 224, 3), 9, np.uint8))
     interpreter.invoke()
     assert interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).shape == (1, 3)
     with pytest.raises(ValueError, match="TFLITE_METADATA"):
