@@ -5,7 +5,7 @@ a triangle filter widened by the downscale factor). LiteRT has no such op, and a
 RESIZE_BILINEAR without antialiasing would show the backbone other pixels than it saw in
 training. The same filter is separable and linear, so it is a [size, height] matrix on
 the rows and a [size, width] one on the columns, built at run time from the image's size
-with LiteRT builtins (RANGE, ABS, MAXIMUM, SUM, DIV, BATCH_MATMUL). The weights follow
+with LiteRT builtins (RANGE, ABS, MAXIMUM, SUM, POW, MUL, BATCH_MATMUL). The weights follow
 ScaleAndTranslate's (tensorflow/core/kernels/image/scale_and_translate_op.cc): output
 pixel x samples at (x + 0.5) / scale, the kernel is widened by max(1 / scale, 1), source
 pixels outside the image are left out and each row is normalised to sum 1.
@@ -26,7 +26,9 @@ def filter_matrix(in_size: tf.Tensor, out_size: int) -> tf.Tensor:
     source = tf.cast(tf.range(in_size), tf.float32) + 0.5
     distance = (tf.expand_dims(source, 0) - tf.expand_dims(sample, 1)) * one_over_kernel_scale
     weights = tf.maximum(0.0, 1.0 - tf.abs(distance))  # the triangle kernel, radius 1
-    return weights / tf.reduce_sum(weights, axis=1, keepdims=True)
+    # x * sum^-1, not x / sum: LiteRT's int8 DIV kernel rejects a denominator that quantises to
+    # its zero point, while POW has no int8 kernel, so int8 conversion keeps it in float.
+    return weights * tf.pow(tf.reduce_sum(weights, axis=1, keepdims=True), -1.0)
 
 
 def resize_antialiased(image: tf.Tensor, size: int) -> tf.Tensor:
