@@ -52,8 +52,11 @@ class TFLiteModel:
         content = self.path.read_bytes()
         self.metadata = tflite_metadata.read_metadata(content)
         self.labels, self.version = self.metadata.labels, self.metadata.version
-        self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-        self._run = self._interpreter.get_signature_runner()
+        from tastebud.quiet import native_stderr_quiet
+
+        with native_stderr_quiet():
+            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+            self._run = self._interpreter.get_signature_runner()
 
     def scores(self, frame: np.ndarray) -> np.ndarray:
         """uint8 [height, width, 3] -> float32 [classes]."""
