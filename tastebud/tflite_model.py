@@ -54,9 +54,10 @@ class TFLiteModel:
         self.labels, self.version = self.metadata.labels, self.metadata.version
         from tastebud.quiet import native_stderr_quiet
 
-        with native_stderr_quiet():
-            self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
-            self._run = self._interpreter.get_signature_runner()
+        self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
+        self._run = self._interpreter.get_signature_runner()
+        with native_stderr_quiet():  # LiteRT applies XNNPACK, and says so, on the first allocation
+            self._run(**{IMAGE_INPUT: np.zeros((1, self.metadata.input_size, self.metadata.input_size, 3), np.uint8)})
 
     def scores(self, frame: np.ndarray) -> np.ndarray:
         """uint8 [height, width, 3] -> float32 [classes]."""
