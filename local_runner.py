@@ -45,6 +45,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["in_memory", "multi_processing"],
     )
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
+    p.add_argument(
+        "--tflite",
+        action="store_true",
+        help="also export the pushed model for phones: a quantised LiteRT .tflite, pushed to "
+        "OUTPUT/tflite/<model-name>/<version>/ only if its eval accuracy is within 1 point of the SavedModel's",
+    )
+    p.add_argument(
+        "--tflite-quantization",
+        default=configs.PHONE_QUANTIZATION,
+        choices=["dynamic", "int8", "float16"],
+        help="dynamic (int8 weights, default), int8 (weights and activations, calibrated on train photos), float16",
+    )
     p.add_argument("--no-cache", action="store_true", help="recompute every component")
     p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
     return p.parse_args(argv)
@@ -131,6 +143,7 @@ def paths(output: str, model_name: str, metadata: str | None = None) -> dict[str
         "pipeline_root": f"{out}/pipeline",
         "metadata": str(Path(metadata or default_metadata).resolve()),
         "serving": f"{out}/serving/{model_name}",
+        "tflite": f"{out}/{configs.PHONE_DIR}/{model_name}",
     }
 
 
@@ -176,6 +189,7 @@ def run(args: argparse.Namespace) -> dict:
         enable_cache=not args.no_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
+        phone={"base_directory": p["tflite"], "quantization": args.tflite_quantization} if args.tflite else None,
     )
     global PROGRESS
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
@@ -205,7 +219,16 @@ def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str
         lines.append(f"pushed model: {pushed.properties.get('pushed_destination')}")
     else:
         lines.append(f"no model pushed by this run; serving dir unchanged: {serving_dir}")
+    lines += phone_lines(runs)
     return "\n".join(lines)
+
+
+def phone_lines(runs: dict) -> list[str]:
+    """PhoneExport's check in words (--tflite runs only)."""
+    from pipeline.phone import read_check
+
+    check = read_check(runs.get("PhoneExport"))
+    return check.lines() if check else []
 
 
 def explain_verdict(runs: dict, labels: list[str]) -> str:

@@ -10,7 +10,8 @@ from pathlib import Path
 from bench.common import REPO, SAMPLE, log
 
 
-def run_pipeline(workdir: Path, backbone: str = "efficientnet_lite0") -> dict:
+def run_pipeline(workdir: Path, backbone: str = "efficientnet_lite0", *flags: str) -> dict:
+    """prepare + local_runner.py --no-cache on the sample; `flags` go to local_runner.py."""
     from pipeline import results
 
     data, out = workdir / "data", workdir / "out"
@@ -32,6 +33,7 @@ def run_pipeline(workdir: Path, backbone: str = "efficientnet_lite0") -> dict:
             "--backbone",
             backbone,
             "--no-cache",
+            *flags,
         ],
         cwd=REPO,
         check=True,

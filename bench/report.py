@@ -61,6 +61,10 @@ def table(r: dict) -> str:
     from bench.serving_bench import summary
 
     lines += ["", "(8) `tastebud serve --model` with micro-batching, one-photo clients:", "", summary(v["web"])]
+    if "tflite" in r:
+        from bench.tflite_bench import lines as tflite_lines
+
+        lines += tflite_lines(r["tflite"])
     lines += ["", "goals:"] + [f"- [{'x' if ok else ' '}] {goal}" for goal, ok in r["goals"].items()]
     return "\n".join(lines)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import backbone_bench, batch_bench, serving_bench, time_to_model, transform_bench  # noqa: E402
+from bench import backbone_bench, batch_bench, serving_bench, tflite_bench, time_to_model, transform_bench  # noqa: E402
 from bench.common import REPO, log, machine_facts, run_with_peak_rss, sample_images, variants, write_examples  # noqa: E402
 
 LABELS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "in_process_p50_vs_raw": in_process["p50_ms"] / raw["p50_ms"],
         }
         results["batch"] = batch_bench.run(str(serving_dir), 200 if args.quick else 1000)
+        results["tflite"] = tflite_bench.run(work / "tflite")
     results["goals"] = goals(results)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import table
@@ -157,6 +158,10 @@ def goals(r: dict) -> dict:
         "transform >= 3x naive (lite0)": lite["transform_vs_naive"] >= 3,
         "serving p50 <= 1.3x raw Keras": r["serving"]["in_process_p50_vs_raw"] <= 1.3,
     }
+    if "tflite" in r:
+        goals["phone model <= 6 MB, top-1 agreement with the SavedModel >= 98%"] = (
+            r["tflite"]["size_mb"] <= 6 and r["tflite"]["agreement"] >= 0.98
+        )
     if "web16_vs_in_process16" in web:
         goals["web at 16 clients >= 0.8x in-process batch 16"] = web["web16_vs_in_process16"] >= 0.8
         goals["web p99 at 16 clients <= 3x single-client p50"] = web["p99_ms_16_clients"] <= 3 * web["p50_ms_1_client"]

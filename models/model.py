@@ -18,7 +18,7 @@ import tensorflow_transform as tft
 import tf_keras
 from tfx import v1 as tfx
 
-from models import export
+from models import export, phone_export
 from models.head import fit_head, load_embeddings, make_deterministic
 from pipeline import configs
 
@@ -51,4 +51,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         validation_data=(x_eval, y_eval),
     )
     head.summary(print_fn=logging.info)
+    phone_export.save_head(head, fn_args.serving_model_dir)  # before the export attaches the Transform layer
     export.save_serving_model(head, tf_transform_output, labels, fn_args.serving_model_dir)

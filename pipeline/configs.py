@@ -85,6 +85,13 @@ IMBALANCE_WARNING_RATIO = 3.0  # warn when the largest class has more than this 
 SUMMARY_FILE = "summary.json"  # written by `tastebud prepare`: photos per class and split
 BLESSING_RECORD_DIR = "blessing"  # under the pipeline root: the bar and its reasons, per run
 
+# ---- the phone model (pipeline/phone.py; local_runner.py --tflite) -------------------------
+# A LiteRT .tflite of each pushed model, in OUT/tflite/<MODEL_NAME>/<version>/ beside labels.txt.
+PHONE_QUANTIZATION = "dynamic"  # dynamic (int8 weights), int8 (weights + activations) or float16
+PHONE_MAX_DROP = 0.01  # pushed only when its eval accuracy is at most this (or one photo) below the SavedModel's
+PHONE_REPRESENTATIVE_IMAGES = 100  # train-split photos that calibrate int8 activations
+PHONE_DIR = "tflite"  # under the output folder
+
 # ---- the upload web page (tastebud serve; flags override) ----------------------------------
 # A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory.
 WEB_MAX_FILE_MB = 32.0  # largest accepted photo

@@ -3,6 +3,7 @@
 ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
   -> Tuner (the head's hyperparameters, k-fold CV on train) -> Trainer (the head)
   -> Resolver (latest blessed) -> Evaluator (TFMA, the blessing bar) -> Pusher
+  [-> PhoneExport (a checked LiteRT .tflite of the pushed model; local_runner.py --tflite)]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def create_pipeline(
     beam_pipeline_args: list[str] | None = None,
     vertex_training: dict | None = None,
     vertex_serving: dict | None = None,
+    phone: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     """The DAG. accuracy_bar: TFMA's lower bound on eval accuracy (pipeline/blessing.py's
     BlessingBar.lower_bound); compare_with_baseline=False leaves out the last blessed
@@ -141,6 +143,21 @@ def create_pipeline(
         )
         pusher = tfx.components.Pusher(**pusher_args)
     components.append(pusher)
+
+    # The pushed model as a quantised .tflite, pushed beside it only if it scores like it.
+    if phone is not None:
+        from pipeline.phone import PhoneExport
+
+        components.append(
+            PhoneExport(
+                model=trainer.outputs["model"],
+                examples=example_gen.outputs["examples"],
+                pushed_model=pusher.outputs["pushed_model"],
+                backbone=backbone,
+                backbone_weights=backbone_weights or "",
+                **phone,
+            )
+        )
 
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,

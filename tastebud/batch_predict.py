@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.ml.inference.base import KeyedModelHandler, PredictionResult, RunInference
+from apache_beam.ml.inference.base import KeyedModelHandler, ModelHandler, PredictionResult, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from data import accounting, report, sources
@@ -62,7 +62,7 @@ FORMATS = ("csv", "jsonl")
 @dataclass(frozen=True)
 class BatchConfig:
     sources: list[str]
-    model: str  # a serving dir (<output>/serving/<name>) or one version's folder
+    model: str  # a serving dir (<output>/serving/<name>), one version's folder, or a phone model FILE.tflite
     out: str  # predictions file; rejected.csv goes beside it
     output_format: str = "csv"
     max_pixels: int = DEFAULT_MAX_PIXELS
@@ -107,6 +107,40 @@ class ServingModelHandler(_tensorflow_handler_base()):
         return tf.saved_model.load(self._model_uri)
 
 
+class TFLiteModelHandler(ModelHandler):
+    """Beam's model handler for a phone model (FILE.tflite), run in LiteRT (tastebud.tflite_model)."""
+
+    def __init__(self, path: str):
+        super().__init__(max_batch_size=MAX_BATCH_SIZE)
+        self._path = path
+
+    def load_model(self):
+        from tastebud.tflite_model import TFLiteModel
+
+        return TFLiteModel(self._path)
+
+    def run_inference(self, batch: Sequence, model, inference_args: dict | None = None):
+        predictions = model.predict([image.numpy() for image in batch])
+        return [
+            PredictionResult(
+                image,
+                {"label": p.label, "score": p.score, "scores": list(p.scores.values()), "classes": list(p.scores)},
+            )
+            for image, p in zip(batch, predictions, strict=True)
+        ]
+
+
+def model_handler(model: str) -> ModelHandler:
+    """The phone model's handler for FILE.tflite, else the serving SavedModel's."""
+    from tastebud.tflite_model import is_tflite
+
+    return TFLiteModelHandler(model) if is_tflite(model) else ServingModelHandler(model)
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 class ReadImage(beam.DoFn):
     """(key, scalar string tensor) for a usable image, or a rejection with prepare's reason;
     a note for an image the decoder read with a warning (it is still labelled)."""
@@ -140,10 +174,10 @@ class ToRow(beam.DoFn):
     def process(self, element):
         key, result = element
         outputs = result.inference
-        classes = [c.decode() for c in outputs["classes"]]
+        classes = [_text(c) for c in outputs["classes"]]
         scores = {c: float(s) for c, s in zip(classes, outputs["scores"], strict=True)}
         self.progress.tick()
-        yield {"key": key, "label": outputs["label"].decode(), "score": float(outputs["score"]), "scores": scores}
+        yield {"key": key, "label": _text(outputs["label"]), "score": float(outputs["score"]), "scores": scores}
 
 
 def format_line(row: dict, output_format: str, classes: list[str]) -> str:
@@ -165,7 +199,7 @@ def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing)
     )
     _ = (
         read.ok
-        | "RunInference" >> RunInference(KeyedModelHandler(ServingModelHandler(cfg.model)))
+        | "RunInference" >> RunInference(KeyedModelHandler(model_handler(cfg.model)))
         | "ToRow" >> beam.ParDo(ToRow(len(listing.items)))
         | "ToJson" >> beam.Map(json.dumps, ensure_ascii=False)
         | "WritePredictions" >> beam.io.WriteToText(part_path(cfg.out), num_shards=1, shard_name_template="")
@@ -218,7 +252,7 @@ def run(cfg: BatchConfig) -> dict:
     """
     if cfg.output_format not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}")
-    model_version = latest_version(cfg.model)  # fails early, before any work, when there is no model
+    model_version = check_model(cfg.model)  # fails early, before any work, when there is no model
     listing = sources.list_unlabelled(cfg.sources)
     options = PipelineOptions(cfg.beam_args or default_beam_args())
     check_runner(options)
@@ -232,6 +266,17 @@ def run(cfg: BatchConfig) -> dict:
     write_predictions(cfg.out, cfg.output_format, rows)
     report.write_rows(beside(cfg.out, report.SKIPPED_FILE), [(s.uri, s.reason) for s in listing.skipped])
     return summarize(listing, rows, rejected, accounting.read_rejected(beside(cfg.out, report.NOTES_FILE)))
+
+
+def check_model(model: str) -> str:
+    """The model's path (the newest version's, for a serving dir); FileNotFoundError when there is none."""
+    from tastebud.tflite_model import is_tflite
+
+    if is_tflite(model):
+        if not FileSystems.exists(model):
+            raise FileNotFoundError(f"no such .tflite file: {model}")
+        return model
+    return str(latest_version(model))
 
 
 def bad_row_key(cfg: BatchConfig, row: sources.BadRow) -> str:

@@ -146,6 +146,10 @@ class GrpcClient:
 def make_client(model: str | None, server: str | None, grpc: bool, model_name: str, **kwargs) -> PredictionClient:
     if bool(model) == bool(server):
         raise ValueError("give exactly one of --model SERVING_DIR or --server HOST:PORT")
+    if model and model.endswith(".tflite"):  # the phone model, in LiteRT's interpreter
+        from tastebud.tflite_model import TFLiteClient
+
+        return TFLiteClient(model)
     if model:
         return LocalClient(model, **kwargs)
     return GrpcClient(server, model_name) if grpc else RestClient(server, model_name)

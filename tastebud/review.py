@@ -169,7 +169,16 @@ def build_review(output: str, run_id: str | None = None) -> Review:
         bar=record[0] if record else None,
         plan=record[1] if record else None,
         warnings=_warnings(runs, evaluation),
+        extra=_phone(runs),
     )
+
+
+def _phone(runs: dict[str, results.ComponentRun]) -> dict:
+    """The phone model's check (local_runner.py --tflite runs), as {"phone": PhoneCheck}."""
+    from pipeline.phone import read_check
+
+    check = read_check(runs.get("PhoneExport"))
+    return {"phone": check} if check else {}
 
 
 def text_summary(review: Review) -> str:
@@ -182,4 +191,6 @@ def text_summary(review: Review) -> str:
     for m in review.mistakes[:5]:
         lines.append(f"    {m.key}: {m.true_label} taken for {m.predicted} ({m.score:.2f})")
     lines.append(f"  pushed to: {review.pushed_to or 'nothing pushed by this run'}")
+    if review.extra.get("phone"):
+        lines += review.extra["phone"].lines()
     return "\n".join(lines)

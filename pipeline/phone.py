@@ -1,0 +1,168 @@
+"""PhoneExport: the pushed model as a quantised LiteRT .tflite, checked against the SavedModel.
+
+    Trainer -> Evaluator -> Pusher -> PhoneExport   (local_runner.py --tflite)
+
+When the Pusher pushed the SavedModel, PhoneExport builds the phone graph
+(models/phone_export.py: decoded RGB frame -> scores, resize and normalisation inside),
+converts it with TFX's TFLiteRewriter (models/tflite_convert.py), puts the labels inside
+the file (models/tflite_metadata.py), then runs the .tflite (LiteRT) and the pushed
+SavedModel over the same eval photos. Only when the .tflite's accuracy is within the
+margin (pipeline/phone_check.py) does it go to <base_directory>/<version>/model.tflite,
+with labels.txt beside it and the SavedModel's version number. Its artifact keeps the
+.tflite, the phone SavedModel and check.json whatever the outcome.
+"""
+
+# No `from __future__ import annotations`: TFX reads PhoneExport's annotations as types.
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
+from tfx.types.artifact import Artifact
+
+from pipeline import configs
+from pipeline.phone_check import CHECK_FILE, NOT_PUSHED, PUSHED, SKIPPED, PhoneCheck, verdict
+
+
+class PhoneModel(Artifact):
+    """PhoneExport's output: model.tflite, saved_model/ (the phone graph) and check.json."""
+
+    TYPE_NAME = "TastebudPhoneModel"
+
+
+def _examples(examples_uri: str, split: str, limit: int | None = None) -> list[tuple[str, str, bytes]]:
+    import tensorflow as tf
+
+    from data.examples import read_examples
+
+    return read_examples(sorted(tf.io.gfile.glob(f"{examples_uri}/Split-{split}/*")), limit)
+
+
+def _labels(serving_dir: str) -> list[str]:
+    return Path(f"{serving_dir}/assets.extra/dict.txt").read_text().splitlines()
+
+
+def convert(model_uri: str, work: Path, backbone: str, quantization: str, version: str, representative=None) -> Path:
+    """work/saved_model (the phone graph, save_phone_model) converted to work/model.tflite with its metadata."""
+    from models import tflite_convert, tflite_metadata
+    from models.phone_export import IMAGE_INPUT, SCORES_OUTPUT
+    from preprocessing.backbones import get_backbone
+
+    size = get_backbone(backbone).input_size
+    metadata = tflite_metadata.PhoneMetadata(
+        name=f"tastebud {backbone}",
+        description=f"tastebud image classifier ({backbone} + head), {tflite_convert.QUANTIZATIONS[quantization]}",
+        version=version,
+        input_name=IMAGE_INPUT,
+        input_description=f"uint8 [1, height, width, 3] RGB in 0-255, upright, any size; resized to {size}x{size} "
+        "(antialiased bilinear) and normalised inside the model",
+        input_size=size,
+        output_name=SCORES_OUTPUT,
+        output_description="float32 [1, classes] softmax scores, in labels.txt's order",
+        labels_file=tflite_metadata.LABELS_FILE,
+        labels=_labels(f"{model_uri}/Format-Serving"),
+    )
+    target = work / tflite_convert.TFLITE_FILE
+    return tflite_convert.convert(str(work / "saved_model"), target, quantization, metadata, representative)
+
+
+def train_frames(examples_uri: str, size: int, count: int) -> Callable[[], list]:
+    """The representative set for int8: the first `count` train-split photos, decoded as on the host."""
+    from tastebud.tflite_model import decode_frame
+
+    frames = [decode_frame(image, size) for _, _, image in _examples(examples_uri, "train", count)]
+    return lambda: frames
+
+
+def check_and_push(
+    tflite: Path, serving_dir: str, examples_uri: str, destination: Path, check: PhoneCheck
+) -> PhoneCheck:
+    """Both models over the eval split; pushes tflite (+ labels.txt) to destination when it passes."""
+    from tastebud.clients import LocalClient
+    from tastebud.tflite_model import TFLiteModel
+
+    started = time.monotonic()
+    examples = _examples(examples_uri, "eval")
+    images, keys, truth = [e[2] for e in examples], [e[0] for e in examples], [e[1] for e in examples]
+    phone = TFLiteModel(tflite)
+    labels = _labels(serving_dir)
+    if phone.labels != labels:  # the promise that the file carries dict.txt, checked on every export
+        raise RuntimeError(f"labels inside {tflite} {phone.labels} differ from dict.txt {labels}")
+    _, saved = LocalClient(serving_dir).predict(images, keys)
+    lite = phone.predict(images, keys)
+    check.eval_count = len(examples)
+    check.saved_model_correct = sum(p.label == t for p, t in zip(saved, truth, strict=True))
+    check.tflite_correct = sum(p.label == t for p, t in zip(lite, truth, strict=True))
+    check.agreement = sum(a.label == b.label for a, b in zip(saved, lite, strict=True))
+    check.size_bytes = tflite.stat().st_size
+    ok, check.reason = verdict(check.saved_model_correct, check.tflite_correct, check.eval_count)
+    check.status = PUSHED if ok else NOT_PUSHED
+    if ok:
+        push(tflite, labels, destination)
+        check.destination = str(destination / tflite.name)
+    check.check_s = time.monotonic() - started
+    return check
+
+
+def push(tflite: Path, labels: list[str], destination: Path) -> None:
+    """destination/model.tflite and labels.txt, written beside it first and renamed into place."""
+    from models.tflite_metadata import LABELS_FILE
+
+    partial = destination.with_name(f"{destination.name}.partial{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    shutil.copy2(tflite, partial / tflite.name)
+    (partial / LABELS_FILE).write_text("".join(f"{label}\n" for label in labels))
+    shutil.rmtree(destination, ignore_errors=True)  # the same version exported again (other settings)
+    os.replace(partial, destination)
+
+
+@component
+def PhoneExport(
+    model: InputArtifact[standard_artifacts.Model],
+    examples: InputArtifact[standard_artifacts.Examples],
+    pushed_model: InputArtifact[standard_artifacts.PushedModel],
+    phone_model: OutputArtifact[PhoneModel],
+    backbone: Parameter[str],
+    base_directory: Parameter[str],
+    quantization: Parameter[str] = configs.PHONE_QUANTIZATION,
+    backbone_weights: Parameter[str] = "",
+    representative_images: Parameter[int] = configs.PHONE_REPRESENTATIVE_IMAGES,
+) -> None:
+    from models.tflite_convert import QUANTIZATIONS
+    from preprocessing.backbones import get_backbone
+
+    work = Path(phone_model.uri)
+    work.mkdir(parents=True, exist_ok=True)
+    if not pushed_model.get_int_custom_property("pushed"):
+        check = PhoneCheck(SKIPPED, "the SavedModel was not pushed by this run")
+    else:
+        from models.phone_export import save_phone_model
+
+        version = pushed_model.get_string_custom_property("pushed_version")
+        started = time.monotonic()
+        save_phone_model(model.uri, backbone, backbone_weights, str(work / "saved_model"))
+        built = time.monotonic()
+        representative = None
+        if quantization == "int8":
+            representative = train_frames(examples.uri, get_backbone(backbone).input_size, representative_images)
+        tflite = convert(model.uri, work, backbone, quantization, version, representative)
+        check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], build_s=built - started)
+        check.convert_s = time.monotonic() - built
+        check = check_and_push(
+            tflite, f"{model.uri}/Format-Serving", examples.uri, Path(base_directory) / version, check
+        )
+    (work / CHECK_FILE).write_text(check.to_json())
+    phone_model.set_string_custom_property("status", check.status)
+    phone_model.set_string_custom_property("destination", check.destination)
+
+
+def read_check(run) -> PhoneCheck | None:
+    """The check of a pipeline run's PhoneExport (a pipeline.results.ComponentRun), if it ran."""
+    artifact = run.output("phone_model") if run else None
+    path = Path(artifact.uri) / CHECK_FILE if artifact else None
+    return PhoneCheck.from_json(path.read_text()) if path and path.exists() else None
