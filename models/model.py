@@ -25,9 +25,14 @@ from pipeline import configs
 
 def hyperparameters(fn_args: tfx.components.FnArgs) -> dict:
     """configs' defaults, then the Trainer's custom_config, then the Tuner's best values."""
-    hp = {**configs.HYPERPARAMETERS, **(fn_args.custom_config or {}).get("hyperparameters", {})}
-    if fn_args.hyperparameters:
-        hp.update(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
+    return merge_hyperparameters((fn_args.custom_config or {}).get("hyperparameters", {}), fn_args.hyperparameters)
+
+
+def merge_hyperparameters(given: dict, tuned_config: dict | None) -> dict:
+    """configs.HYPERPARAMETERS, then `given`, then the Tuner's best values (a KerasTuner config)."""
+    hp = {**configs.HYPERPARAMETERS, **given}
+    if tuned_config:
+        hp.update(keras_tuner.HyperParameters.from_config(tuned_config).values)
     return hp
 
 

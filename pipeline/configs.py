@@ -64,9 +64,13 @@ HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's 
     "seed": 0,
 }
 
-# ---- Evaluator: the blessing gate (pipeline/blessing.py) -------------------------------
-# Bless when eval accuracy is significantly above the majority-class rate (one-sided
-# binomial test) and no worse than the last blessed model with the same labels.
+# ---- Evaluator and BlessingGate: the blessing rule (pipeline/blessing.py) -----------------
+# Bless when the chosen head's k-fold out-of-fold accuracy over every labelled photo is
+# significantly above the majority-class rate (one-sided binomial test), and the pushed
+# model's eval accuracy is not significantly below that bar and no worse than the last
+# blessed model with the same labels.
+CV_FOLDS = 5  # k of the out-of-fold predictions (models/out_of_fold.py)
+CV_SEED = 0  # seeds the stratified fold split
 BLESSING_SIGNIFICANCE = 0.01
 EVAL_ACCURACY_THRESHOLD: float | None = None  # a business bar on top (--min-accuracy); the stricter applies
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
