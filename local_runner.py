@@ -60,8 +60,7 @@ def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=configs.BLESSING_SIGNIFICANCE,
         help="bless only when a one-sided binomial test of the out-of-fold accuracy against the majority-class "
-        "rate gives p < this, and the eval accuracy is not significantly (p < this) below that bar "
-        "(default %(default)s)",
+        "rate gives p < this (default %(default)s)",
     )
     p.add_argument(
         "--new-baseline",

@@ -10,7 +10,7 @@
    pipeline/gate.py applies it.
 2. The pushed model itself is checked on the held-out eval split (HoldoutCheck): its
    accuracy must not be significantly below the bar (one-sided binomial, alternative
-   "less", same level). The pipeline hands that floor to TFMA as a value threshold, with
+   "less", at configs.HOLDOUT_SIGNIFICANCE). The pipeline hands that floor to TFMA as a value threshold, with
    the no-regression threshold against the last blessed model.
 """
 
@@ -184,12 +184,14 @@ def holdout_floor(eval_count: int, bar: float, significance: float) -> int:
     return next(k for k in range(eval_count + 1) if binom.cdf(k, eval_count, rate) >= significance)
 
 
-def compute_holdout(eval_count: int, bar: BlessingBar) -> HoldoutCheck:
+def compute_holdout(
+    eval_count: int, bar: BlessingBar, significance: float = configs.HOLDOUT_SIGNIFICANCE
+) -> HoldoutCheck:
+    """The eval split's floor under `bar`. Its own level, not --significance: loosening the
+    bar must not make a shortfall easier to find."""
     if eval_count <= 0:
         raise ValueError("the eval split is empty: the pushed model cannot be checked (run `tastebud prepare`)")
-    return HoldoutCheck(
-        eval_count, bar.accuracy, bar.significance, holdout_floor(eval_count, bar.accuracy, bar.significance)
-    )
+    return HoldoutCheck(eval_count, bar.accuracy, significance, holdout_floor(eval_count, bar.accuracy, significance))
 
 
 def pass_rate(n: int, needed: int | None, accuracy: float) -> float:
