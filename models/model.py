@@ -36,6 +36,11 @@ def merge_hyperparameters(given: dict, tuned_config: dict | None) -> dict:
     return hp
 
 
+def epochs_for_steps(train_steps: int, examples: int, batch_size: int) -> int:
+    """Epochs that make about `train_steps` minibatch steps over `examples`."""
+    return max(1, round(train_steps / math.ceil(examples / batch_size)))
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     labels = list(fn_args.custom_config["labels"])
     hp = hyperparameters(fn_args)
@@ -44,7 +49,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     x, y = load_embeddings(fn_args.train_files, spec)
     x_eval, y_eval = load_embeddings(fn_args.eval_files, spec)
     if fn_args.train_steps:  # an explicit step count overrides the (tuned) epochs
-        hp["epochs"] = max(1, round(fn_args.train_steps / math.ceil(len(x) / hp["batch_size"])))
+        hp["epochs"] = epochs_for_steps(fn_args.train_steps, len(x), hp["batch_size"])
     logging.info("head hyperparameters: %s (%d train embeddings)", json.dumps(hp), len(x))
     head = fit_head(
         x,

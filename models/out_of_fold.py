@@ -103,12 +103,12 @@ def OutOfFold(  # noqa: N802 (a TFX component's name)
     config: Parameter[str],
     hyperparameters: InputArtifact[standard_artifacts.HyperParameters] = None,  # optional: none without a Tuner
 ):
-    """config (JSON): labels, folds, seed, hyperparameters (the Trainer's given values)."""
+    """config (JSON): labels, folds, seed, hyperparameters (the Trainer's given values), train_steps."""
     import tensorflow_transform as tft
     from absl import logging
 
     from models.head import load_transformed
-    from models.model import merge_hyperparameters
+    from models.model import epochs_for_steps, merge_hyperparameters
 
     settings = json.loads(config)
     labels = list(settings["labels"])
@@ -120,6 +120,8 @@ def OutOfFold(  # noqa: N802 (a TFX component's name)
     spec = tft.TFTransformOutput(transform_graph.uri).transformed_feature_spec()
     files = [_split_files(transformed_examples, split) for split in ("train", "eval")]
     x, y, keys = load_transformed(files, spec)
+    if settings.get("train_steps"):  # as the Trainer does: the step count over the data it trains on
+        hp["epochs"] = epochs_for_steps(settings["train_steps"], len(y) - len(y) // settings["folds"], hp["batch_size"])
     if (y < 0).any():
         raise ValueError(f"{int((y < 0).sum())} photos have a label outside dict.txt: no out-of-fold accuracy")
     scores, folds = cross_validate(x, y, len(labels), hp, int(settings["folds"]), int(settings["seed"]))

@@ -73,6 +73,7 @@ def BlessingGate(  # noqa: N802 (a TFX component's name)
     blessing.set_string_custom_property("current_model", model.uri)
     blessing.set_int_custom_property("current_model_id", model.id)
     blessing.set_string_custom_property(RULE_PROPERTY, RULE)
+    tf.io.gfile.makedirs(blessing.uri)
     with tf.io.gfile.GFile(f"{blessing.uri}/{'BLESSED' if decision['blessed'] else 'NOT_BLESSED'}", "w") as f:
         f.write("")
     logging.info("blessing gate: %s", decision)

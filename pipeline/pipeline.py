@@ -110,7 +110,13 @@ def create_pipeline(
         transformed_examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         config=json.dumps(
-            {"labels": labels, "folds": cv_folds, "seed": cv_seed, "hyperparameters": given_hyperparameters}
+            {
+                "labels": labels,
+                "folds": cv_folds,
+                "seed": cv_seed,
+                "hyperparameters": given_hyperparameters,
+                "train_steps": train_steps,
+            }
         ),
     )
     if tuner is not None:
