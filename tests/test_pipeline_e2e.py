@@ -135,6 +135,9 @@ def test_model_trained_on_shuffled_labels_is_not_blessed_nor_pushed(flowers, tmp
     runs, _ = run_pipeline(data, flowers["output"], "--backbone", "efficientnet_lite0")
     gate = runs["BlessingGate"].output("blessing").properties
     assert gate["blessed"] == 0 and gate["cv_passed"] == 0, gate  # the out-of-fold bar itself says no
+    # Same labels: the resolver found the model the gate blessed, and TFMA compared with it.
+    labels = (data / "dict.txt").read_text().split()
+    assert summarize(runs["Evaluator"].output("evaluation").uri, labels).has_baseline
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert serving_versions(serving) == before
 
