@@ -91,10 +91,8 @@ def _node_id(store, execution) -> str:
 
 def blessing(runs: dict[str, ComponentRun]) -> Artifact | None:
     """The run's blessing: BlessingGate's (what the Pusher read), or the Evaluator's for runs before the gate."""
-    for node_id in ("BlessingGate", "Evaluator"):
-        if runs.get(node_id) and runs[node_id].output("blessing"):
-            return runs[node_id].output("blessing")
-    return None
+    node = runs.get("BlessingGate") or runs.get("Evaluator")
+    return node.output("blessing") if node else None
 
 
 def is_blessed(runs: dict[str, ComponentRun]) -> bool:
