@@ -101,9 +101,18 @@ def test_eval_config_thresholds_follow_the_plan():
 def test_eval_counts_from_summary_or_tfrecords(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps({"classes": {"a": {"train": 9, "eval": 3}}}))
     assert baseline.eval_counts(str(tmp_path)) == {"a": 3}
-    assert baseline.class_counts(str(tmp_path)) == {"a": 12}
+    assert baseline.class_counts(str(tmp_path)) == {"a": 12} == baseline.labelled_counts(str(tmp_path))
     (tmp_path / "summary.json").unlink()
-    assert baseline.eval_counts(str(tmp_path)) == {}  # no summary, no eval records
+    assert baseline.eval_counts(str(tmp_path)) == {} == baseline.labelled_counts(str(tmp_path))  # no records
+
+
+def test_the_record_round_trips_and_an_old_one_is_not_misread(tmp_path):
+    record = _record()
+    baseline.write_record(str(tmp_path), "run-1", record)
+    assert baseline.read_record(str(tmp_path), "run-1") == record
+    old = {"bar": {"eval_count": 20}, "plan": {"compare": True, "reason": "x"}}  # eval-split-only rule
+    (tmp_path / "blessing" / "run-0.json").write_text(json.dumps(old))
+    assert baseline.read_record(str(tmp_path), "run-0") is None
 
 
 def test_holdout_floor_is_the_fewest_right_answers_not_significantly_below_the_bar():
