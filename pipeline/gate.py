@@ -58,8 +58,9 @@ def BlessingGate(  # noqa: N802 (a TFX component's name)
 
     from models import out_of_fold
 
-    if model_blessing.get_int_custom_property("current_model_id") != model.id:
-        raise ValueError(f"the Evaluator judged model {model_blessing.get_int_custom_property('current_model_id')}")
+    judged = model_blessing.get_int_custom_property("current_model_id")
+    if judged != model.id:
+        raise ValueError(f"the Evaluator judged model {judged}, not the Trainer's model {model.id}")
     predictions = out_of_fold.read(out_of_fold.uri)
     decision = decide(
         predictions.correct,
