@@ -56,12 +56,12 @@ def BlessingGate(  # noqa: N802 (a TFX component's name)
     photo_count: the labelled photos the bar is for (0: unknown, not checked)."""
     from absl import logging
 
-    from models import out_of_fold
+    from models.out_of_fold import read
 
     judged = model_blessing.get_int_custom_property("current_model_id")
     if judged != model.id:
         raise ValueError(f"the Evaluator judged model {judged}, not the Trainer's model {model.id}")
-    predictions = out_of_fold.read(out_of_fold.uri)
+    predictions = read(out_of_fold.uri)
     decision = decide(
         predictions.correct,
         len(predictions.keys),
