@@ -62,7 +62,7 @@ class BlessingBar:
 
     @property
     def lower_bound(self) -> float:
-        """TFMA's value threshold: the bar minus a margin for TFMA's float32 accuracy."""
+        """The bar as a lower bound on a float32 accuracy (minus a margin, as TFMA computes it)."""
         return self.accuracy - configs.BLESSING_FLOAT_MARGIN
 
     @property
