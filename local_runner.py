@@ -68,14 +68,14 @@ def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
         "--min-accuracy",
         type=float,
         default=configs.EVAL_ACCURACY_THRESHOLD,
-        help="a business bar on eval accuracy on top of the significance bar (the stricter applies)",
+        help="a business bar on the out-of-fold accuracy on top of the significance bar (the stricter applies)",
     )
     p.add_argument(
         "--significance",
         type=float,
         default=configs.BLESSING_SIGNIFICANCE,
-        help="bless only when a one-sided binomial test against the majority-class rate gives p < this "
-        "(default %(default)s)",
+        help="bless only when a one-sided binomial test of the out-of-fold accuracy against the majority-class "
+        "rate gives p < this (default %(default)s)",
     )
     p.add_argument(
         "--new-baseline",
@@ -148,13 +148,22 @@ def paths(output: str, model_name: str, metadata: str | None = None) -> dict[str
 
 
 def blessing_gate(args: argparse.Namespace, data: str, labels: list[str], metadata: str):
-    """The bar from the eval split's counts and whether to compare with the last blessed model."""
-    from pipeline.baseline import eval_counts, latest_blessed_labels, latest_blessed_signatures, plan_baseline
-    from pipeline.blessing import compute_bar
+    """The record the run is judged against: the out-of-fold bar from every labelled photo's
+    count, the eval split's floor, and whether to compare with the last blessed model."""
+    from pipeline.baseline import (
+        Record,
+        eval_counts,
+        labelled_counts,
+        latest_blessed_labels,
+        latest_blessed_signatures,
+        plan_baseline,
+    )
+    from pipeline.blessing import compute_bar, compute_holdout
 
-    bar = compute_bar(eval_counts(data), args.significance, args.min_accuracy)
+    bar = compute_bar(labelled_counts(data), args.significance, args.min_accuracy)
+    holdout = compute_holdout(sum(eval_counts(data).values()), bar)
     previous, signatures = latest_blessed_labels(metadata), latest_blessed_signatures(metadata)
-    return bar, plan_baseline(labels, previous, args.new_baseline, signatures)
+    return Record(bar, holdout, plan_baseline(labels, previous, args.new_baseline, signatures))
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -170,7 +179,7 @@ def run(args: argparse.Namespace) -> dict:
     p = paths(args.output, args.model_name, args.metadata)
     data = as_location(args.data)
     labels = read_labels(data)
-    bar, plan = blessing_gate(args, data, labels, p["metadata"])
+    record = blessing_gate(args, data, labels, p["metadata"])
     pipeline = create_pipeline(
         pipeline_name=args.pipeline_name,
         pipeline_root=p["pipeline_root"],
@@ -182,8 +191,10 @@ def run(args: argparse.Namespace) -> dict:
         train_steps=args.train_steps,
         eval_steps=args.eval_steps,
         hyperparameters={"seed": args.seed},
-        accuracy_bar=bar.lower_bound,
-        compare_with_baseline=plan.compare,
+        accuracy_bar=record.holdout.lower_bound,
+        cv_needed_correct=-1 if record.bar.needed_correct is None else record.bar.needed_correct,
+        photo_count=record.bar.photo_count,
+        compare_with_baseline=record.plan.compare,
         tune=configs.TUNE and not args.no_tune,
         tuner_settings=tuner_settings(args),
         enable_cache=not args.no_cache,
@@ -195,11 +206,13 @@ def run(args: argparse.Namespace) -> dict:
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
     tfx.orchestration.LocalDagRunner().run(pipeline)
     store = results.sqlite_store(p["metadata"])
-    baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], bar, plan)
+    baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], record)
     return results.component_runs(store)
 
 
 def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str:
+    from pipeline import results
+
     lines = ["component                         state      seconds"]
     for node_id, r in runs.items():
         lines.append(f"{node_id:<33} {r.state:<10} {r.seconds:7.1f}")
@@ -209,8 +222,7 @@ def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str
     if runs.get("Tuner") and runs["Tuner"].output("tuner_results"):
         lines.append(f"tuner trials: {runs['Tuner'].output('tuner_results').uri}/tuner_results.json")
     if evaluator and evaluator.output("evaluation"):
-        blessing = evaluator.output("blessing")
-        verdict = "BLESSED" if blessing and blessing.properties.get("blessed") else "NOT blessed"
+        verdict = "BLESSED" if results.is_blessed(runs) else "NOT blessed"
         lines.append(f"evaluation: {evaluator.output('evaluation').uri} ({verdict})")
         if labels is not None:
             lines.append(explain_verdict(runs, labels))
@@ -232,8 +244,8 @@ def phone_lines(runs: dict) -> list[str]:
 
 
 def explain_verdict(runs: dict, labels: list[str]) -> str:
-    """The blessing decision in words, from the run's evaluation and its recorded bar."""
-    from pipeline import baseline
+    """The blessing decision in words, from the run's evaluation, its evidence and its recorded bar."""
+    from pipeline import baseline, results
     from pipeline.evaluation import summarize
     from pipeline.verdict import explain
 
@@ -243,8 +255,7 @@ def explain_verdict(runs: dict, labels: list[str]) -> str:
     record = baseline.read_record(pipeline_root, runs["Evaluator"].run_id)
     if record is None:
         return summary.text()
-    blessed = bool(runs["Evaluator"].output("blessing").properties.get("blessed"))
-    return explain(*record, summary, blessed)
+    return explain(record, summary, results.is_blessed(runs), results.cv_correct(runs))
 
 
 PROGRESS: quiet.ComponentProgress | None = None  # this run's component progress, once TFX starts

@@ -90,15 +90,16 @@ def read_labels(args: argparse.Namespace) -> list[str]:
         ) from None
 
 
-def accuracy_bar(args: argparse.Namespace) -> float:
-    """TFMA's lower bound on eval accuracy, from summary.json's eval counts.
+def blessing_settings(args: argparse.Namespace) -> dict:
+    """create_pipeline's blessing arguments, from summary.json's counts: TFMA's lower bound on
+    eval accuracy (the eval split's floor) and the out-of-fold bar as a count of photos.
 
     The label set cannot be compared with the last blessed model at compile time (ML
     Metadata lives in Vertex AI), so only --new-baseline drops the comparison here.
     """
     from data.report import read_text
     from pipeline.baseline import summary_counts
-    from pipeline.blessing import compute_bar
+    from pipeline.blessing import compute_bar, compute_holdout
 
     source = args.summary_file or f"{args.data}/{configs.SUMMARY_FILE}"
     try:
@@ -106,17 +107,20 @@ def accuracy_bar(args: argparse.Namespace) -> float:
             raise FileNotFoundError("not read in a dry run")
         if "://" in source:
             check_credentials()  # no credentials: say so at once, not after the client's retries
-        counts = summary_counts(json.loads(read_text(source)))
+        summary = json.loads(read_text(source))
     except Exception as e:
         print(
-            f"note: no eval counts from {source} ({e}); the bar is only --min-accuracy "
-            f"({args.min_accuracy}). Pass --summary-file with a local copy of DATA_DIR/summary.json.",
+            f"note: no photo counts from {source} ({e}); no out-of-fold bar, and the eval bar is only "
+            f"--min-accuracy ({args.min_accuracy}). Pass --summary-file with a local copy of DATA_DIR/summary.json.",
             file=sys.stderr,
         )
-        return args.min_accuracy or 0.0
-    bar = compute_bar(counts, args.significance, args.min_accuracy)
-    print(f"blessing bar: accuracy >= {bar.accuracy:.3f}: {bar.reason()}", file=sys.stderr)
-    return bar.lower_bound
+        return {"accuracy_bar": args.min_accuracy or 0.0, "cv_needed_correct": 0, "photo_count": 0}
+    bar = compute_bar(summary_counts(summary, ("train", "eval")), args.significance, args.min_accuracy)
+    holdout = compute_holdout(sum(summary_counts(summary).values()), bar)
+    print(f"blessing bar: out-of-fold accuracy >= {bar.accuracy:.3f}: {bar.reason()}", file=sys.stderr)
+    print(f"eval floor: accuracy >= {holdout.accuracy:.3f}: {holdout.reason()}", file=sys.stderr)
+    needed = -1 if bar.needed_correct is None else bar.needed_correct
+    return {"accuracy_bar": holdout.lower_bound, "cv_needed_correct": needed, "photo_count": bar.photo_count}
 
 
 def vertex_training_config(args: argparse.Namespace) -> dict:
@@ -175,7 +179,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         backbone_weights=args.backbone_weights,
         train_steps=args.train_steps,
         hyperparameters={"seed": args.seed},
-        accuracy_bar=accuracy_bar(args),
+        **blessing_settings(args),
         compare_with_baseline=not args.new_baseline,
         tune=configs.TUNE and not args.no_tune,
         tuner_settings=tuner_settings(args),

@@ -120,17 +120,31 @@ def fit_head(
 
 def load_embeddings(file_patterns: list[str], transformed_feature_spec: dict) -> tuple[np.ndarray, np.ndarray]:
     """Transform's output files (gzipped tf.Examples) -> (embeddings [n, d] float32, label indices [n] int64)."""
+    x, y, _ = load_transformed(file_patterns, transformed_feature_spec, with_keys=False)
+    return x, y
+
+
+def load_transformed(
+    file_patterns: list[str], transformed_feature_spec: dict, with_keys: bool = True
+) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """load_embeddings, plus each photo's key (its URI) when with_keys."""
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
-    spec = {k: transformed_feature_spec[k] for k in (features.EMBEDDING_KEY, features.LABEL_INDEX_KEY)}
+    names = (features.EMBEDDING_KEY, features.LABEL_INDEX_KEY) + ((features.KEY_KEY,) if with_keys else ())
+    missing = [k for k in names if k not in transformed_feature_spec]
+    if missing:
+        raise ValueError(f"the Transform output has no {missing} feature: rerun Transform (e.g. --no-cache)")
+    spec = {k: transformed_feature_spec[k] for k in names}
     dataset = (
         tf.data.TFRecordDataset(files, compression_type="GZIP")
         .batch(1024)
         .map(lambda batch: tf.io.parse_example(batch, spec))
     )
-    xs, ys = [], []
+    xs, ys, keys = [], [], []
     for batch in dataset:
         xs.append(batch[features.EMBEDDING_KEY].numpy())
         ys.append(np.reshape(batch[features.LABEL_INDEX_KEY].numpy(), [-1]))
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64)
+        if with_keys:
+            keys += [k.decode() for k in np.reshape(batch[features.KEY_KEY].numpy(), [-1])]
+    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64), keys if with_keys else None

@@ -25,10 +25,20 @@ from pipeline import configs
 
 def hyperparameters(fn_args: tfx.components.FnArgs) -> dict:
     """configs' defaults, then the Trainer's custom_config, then the Tuner's best values."""
-    hp = {**configs.HYPERPARAMETERS, **(fn_args.custom_config or {}).get("hyperparameters", {})}
-    if fn_args.hyperparameters:
-        hp.update(keras_tuner.HyperParameters.from_config(fn_args.hyperparameters).values)
+    return merge_hyperparameters((fn_args.custom_config or {}).get("hyperparameters", {}), fn_args.hyperparameters)
+
+
+def merge_hyperparameters(given: dict, tuned_config: dict | None) -> dict:
+    """configs.HYPERPARAMETERS, then `given`, then the Tuner's best values (a KerasTuner config)."""
+    hp = {**configs.HYPERPARAMETERS, **given}
+    if tuned_config:
+        hp.update(keras_tuner.HyperParameters.from_config(tuned_config).values)
     return hp
+
+
+def epochs_for_steps(train_steps: int, examples: int, batch_size: int) -> int:
+    """Epochs that make about `train_steps` minibatch steps over `examples`."""
+    return max(1, round(train_steps / math.ceil(examples / batch_size)))
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -40,7 +50,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     x, y = load_embeddings(fn_args.train_files, spec)
     x_eval, y_eval = load_embeddings(fn_args.eval_files, spec)
     if fn_args.train_steps:  # an explicit step count overrides the (tuned) epochs
-        hp["epochs"] = max(1, round(fn_args.train_steps / math.ceil(len(x) / hp["batch_size"])))
+        hp["epochs"] = epochs_for_steps(fn_args.train_steps, len(x), hp["batch_size"])
     logging.info("head hyperparameters: %s (%d train embeddings)", json.dumps(hp), len(x))
     head = fit_head(
         x,

@@ -1,13 +1,14 @@
 """What the runners need to set the blessing gate before a run, and what they keep after it.
 
-* eval_counts / class_counts: photos per label, from `tastebud prepare`'s summary.json
-  (or, without it, by counting the eval split's TFRecords).
+* eval_counts / class_counts: photos per label (eval split; train + eval), from `tastebud
+  prepare`'s summary.json (or, without it, by counting the splits' TFRecords).
 * latest_blessed_labels: the labels (assets.extra/dict.txt) of the model that TFX's
   LatestBlessedModelStrategy would pick as the baseline, read from ML Metadata.
 * plan_baseline: whether to compare with that baseline. Index i must mean the same
   class in both models, so a changed label set (a class added, removed or renamed)
   skips the comparison, and so does --new-baseline.
-* write_record / read_record: the bar and the plan of one run, for `tastebud review`.
+* write_record / read_record: the bar, the held-out check and the plan of one run, for
+  `tastebud review`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 import tensorflow as tf
 
 from pipeline import configs
-from pipeline.blessing import BlessingBar
+from pipeline.blessing import BlessingBar, HoldoutCheck
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,31 @@ def summary_counts(summary: dict, splits: tuple[str, ...] = ("eval",)) -> dict[s
     return {label: sum(int(c[split]) for split in splits) for label, c in summary["classes"].items()}
 
 
+def _counted(data_dir: str, patterns: tuple[str, ...]) -> dict[str, int]:
+    from data.examples import read_examples
+    from data.records import glob
+
+    counts: dict[str, int] = {}
+    files = sorted(f for pattern in patterns for f in glob(f"{data_dir}/{pattern}"))
+    for _, label, _ in read_examples(files):
+        counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 def eval_counts(data_dir: str) -> dict[str, int]:
     """{label: eval photos}; from summary.json, else by reading DATA_DIR/eval/*."""
     summary = _summary(data_dir)
     if summary is not None:
         return summary_counts(summary)
-    from data.examples import read_examples
-    from data.records import glob
+    return _counted(data_dir, (configs.EVAL_SPLIT_PATTERN,))
 
-    counts: dict[str, int] = {}
-    for _, label, _ in read_examples(glob(f"{data_dir}/{configs.EVAL_SPLIT_PATTERN}")):
-        counts[label] = counts.get(label, 0) + 1
-    return counts
+
+def labelled_counts(data_dir: str) -> dict[str, int]:
+    """{label: train + eval photos}; from summary.json, else by reading both splits."""
+    summary = _summary(data_dir)
+    if summary is not None:
+        return summary_counts(summary, ("train", "eval"))
+    return _counted(data_dir, (configs.TRAIN_SPLIT_PATTERN, configs.EVAL_SPLIT_PATTERN))
 
 
 def class_counts(data_dir: str) -> dict[str, int] | None:
@@ -68,10 +82,16 @@ def _latest_blessed_model_dir(metadata_path: str) -> str | None:
     if not tf.io.gfile.exists(metadata_path):
         return None
     from pipeline import results
+    from pipeline.gate import RULE, RULE_PROPERTY
 
     store = results.sqlite_store(metadata_path)
     blessings = [results._plain(a.custom_properties) for a in store.get_artifacts_by_type("ModelBlessing")]
-    model_ids = [int(b["current_model_id"]) for b in blessings if b.get("blessed") == 1 and "current_model_id" in b]
+    # The gate's blessings only, as the pipeline's resolver reads them (the Evaluator's are half the rule).
+    model_ids = [
+        int(b["current_model_id"])
+        for b in blessings
+        if b.get("blessed") == 1 and "current_model_id" in b and b.get(RULE_PROPERTY) == RULE
+    ]
     if not model_ids:
         return None
     return f"{store.get_artifacts_by_id([max(model_ids)])[0].uri}/Format-Serving"
@@ -146,17 +166,28 @@ def _record_path(pipeline_root: str, run_id: str) -> str:
     return f"{pipeline_root}/{configs.BLESSING_RECORD_DIR}/{run_id}.json"
 
 
-def write_record(pipeline_root: str, run_id: str, bar: BlessingBar, plan: BaselinePlan) -> None:
+@dataclass(frozen=True)
+class Record:
+    """What a run was judged against, written before it runs."""
+
+    bar: BlessingBar  # the out-of-fold bar
+    holdout: HoldoutCheck  # the Evaluator's floor on the eval split
+    plan: BaselinePlan
+
+
+def write_record(pipeline_root: str, run_id: str, record: Record) -> None:
     tf.io.gfile.makedirs(f"{pipeline_root}/{configs.BLESSING_RECORD_DIR}")
-    record = {"bar": asdict(bar), "plan": asdict(plan)}
     with tf.io.gfile.GFile(_record_path(pipeline_root, run_id), "w") as f:
-        f.write(json.dumps(record, indent=2))
+        f.write(json.dumps(asdict(record), indent=2))
 
 
-def read_record(pipeline_root: str, run_id: str) -> tuple[BlessingBar, BaselinePlan] | None:
+def read_record(pipeline_root: str, run_id: str) -> Record | None:
+    """The run's record; None without one, or for a run judged by an older rule (eval split only)."""
     path = _record_path(pipeline_root, run_id)
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as f:
         record = json.load(f)
-    return BlessingBar(**record["bar"]), BaselinePlan(**record["plan"])
+    if "holdout" not in record:
+        return None
+    return Record(BlessingBar(**record["bar"]), HoldoutCheck(**record["holdout"]), BaselinePlan(**record["plan"]))

@@ -1,12 +1,17 @@
-"""The blessing bar: the lowest eval accuracy that counts as better than no skill.
+"""The blessing rule: is the chosen head better than no skill, and is the pushed model no worse?
 
-The no-skill baseline is answering the eval split's majority class every time; its
-accuracy is the majority rate p0 = (largest class) / n. A candidate is significantly
-better when a one-sided binomial test (SciPy's `binomtest`, alternative="greater")
-rejects "accuracy = p0" at the chosen level. The bar is the smallest count of correct
-answers k (out of n) that does, as an accuracy k/n; a business bar (`--min-accuracy`)
-on top only ever raises it. The pipeline hands the bar to TFMA as a value threshold,
-so the Evaluator's blessing, its artefacts and `tastebud review` all show it.
+1. The evidence is every labelled photo (train + eval): the k-fold out-of-fold (OOF)
+   predictions of the chosen head (models/out_of_fold.py). The no-skill baseline is
+   answering the majority class every time; its accuracy is the majority rate
+   p0 = (largest class) / n. The head is significantly better when a one-sided binomial
+   test (SciPy's `binomtest`, alternative="greater") rejects "accuracy = p0" at the chosen
+   level. The bar (BlessingBar) is the smallest count of correct OOF answers k (out of n)
+   that does, as an accuracy k/n; a business bar (`--min-accuracy`) only ever raises it.
+   pipeline/gate.py applies it.
+2. The pushed model itself is checked on the held-out eval split (HoldoutCheck): its
+   accuracy must not be significantly below the bar (one-sided binomial, alternative
+   "less", at configs.HOLDOUT_SIGNIFICANCE). The pipeline hands that floor to TFMA as a value threshold, with
+   the no-regression threshold against the last blessed model.
 """
 
 from __future__ import annotations
@@ -19,26 +24,27 @@ from pipeline import configs
 
 @dataclass(frozen=True)
 class BlessingBar:
-    """The bar for one eval split. Counts are photos; rates and accuracies are in [0, 1]."""
+    """The bar on n photos' answers. Counts are photos; rates and accuracies are in [0, 1]."""
 
-    eval_count: int  # n: photos in the eval split
+    photo_count: int  # n: photos judged (every labelled photo, by their out-of-fold predictions)
     majority_label: str
     majority_count: int  # photos of the largest eval class
     significance: float  # the binomial test's level: bless only at p < this
     significant_correct: int | None  # smallest k with p < significance; None: no k <= n gets there
     min_accuracy: float | None = None  # the business bar, if any
+    folds: int = configs.CV_FOLDS  # the k of the k-fold out-of-fold predictions judged
 
     @property
     def baseline_rate(self) -> float:
         """Accuracy of always answering the majority class."""
-        return self.majority_count / self.eval_count
+        return self.majority_count / self.photo_count
 
     @property
     def business_correct(self) -> int:
         """Correct answers the business bar asks for (0 without one)."""
         if self.min_accuracy is None:
             return 0
-        return math.ceil(self.min_accuracy * self.eval_count - configs.BLESSING_FLOAT_MARGIN)
+        return math.ceil(self.min_accuracy * self.photo_count - configs.BLESSING_FLOAT_MARGIN)
 
     @property
     def needed_correct(self) -> int | None:
@@ -46,17 +52,17 @@ class BlessingBar:
         if self.significant_correct is None:
             return None
         needed = max(self.significant_correct, self.business_correct)
-        return needed if needed <= self.eval_count else None
+        return needed if needed <= self.photo_count else None
 
     @property
     def accuracy(self) -> float:
         """The bar as an accuracy (above 1 when unreachable)."""
         needed = self.needed_correct
-        return (self.eval_count + 1) / self.eval_count if needed is None else needed / self.eval_count
+        return (self.photo_count + 1) / self.photo_count if needed is None else needed / self.photo_count
 
     @property
     def lower_bound(self) -> float:
-        """TFMA's value threshold: the bar minus a margin for TFMA's float32 accuracy."""
+        """The bar as a lower bound on a float32 accuracy (minus a margin, as TFMA computes it)."""
         return self.accuracy - configs.BLESSING_FLOAT_MARGIN
 
     @property
@@ -65,15 +71,19 @@ class BlessingBar:
 
     def p_value(self, correct: int) -> float:
         """P(at least `correct` of n right | each answer right with the baseline rate)."""
-        return binomial_p_value(correct, self.eval_count, self.baseline_rate)
+        return binomial_p_value(correct, self.photo_count, self.baseline_rate)
+
+    def evidence(self) -> str:
+        """What was judged, in a few words."""
+        return f"{self.folds}-fold CV over {self.photo_count} photos"
 
     def reason(self) -> str:
         """Why the bar is where it is, in one sentence."""
-        n = self.eval_count
+        n = self.photo_count
         if self.significant_correct is None:
             return (
                 f"no accuracy can pass: even {n} of {n} right is not significantly better than the baseline "
-                f"rate {self.baseline_rate:.3f} at p < {self.significance:g}; add eval photos"
+                f"rate {self.baseline_rate:.3f} at p < {self.significance:g}; add photos"
             )
         if self.needed_correct is None:
             return f"no accuracy can pass: the --min-accuracy business bar {self.min_accuracy:g} is above 1"
@@ -83,8 +93,9 @@ class BlessingBar:
                 f"{self.significant_correct / n:.3f}"
             )
         return (
-            f"the lowest accuracy a one-sided binomial test on {n} eval photos finds better than the baseline "
-            f"rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.3g} at the bar)"
+            f"the lowest accuracy a one-sided binomial test on the out-of-fold answers for {n} photos finds better "
+            f"than the baseline rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.3g} "
+            "at the bar)"
         )
 
 
@@ -113,28 +124,81 @@ def lowest_significant_count(n: int, rate: float, significance: float) -> int | 
 
 
 def compute_bar(
-    eval_counts: dict[str, int],
+    counts: dict[str, int],
     significance: float = configs.BLESSING_SIGNIFICANCE,
     min_accuracy: float | None = configs.EVAL_ACCURACY_THRESHOLD,
+    folds: int = configs.CV_FOLDS,
 ) -> BlessingBar:
-    """The bar for an eval split with these photos per label.
+    """The bar for out-of-fold answers on photos with these counts per label (train + eval).
 
-    Raises ValueError when the split is empty or the significance is not in (0, 1).
+    Raises ValueError when there are no photos or the significance is not in (0, 1).
     """
-    n = sum(eval_counts.values())
+    n = sum(counts.values())
     if n <= 0:
-        raise ValueError("the eval split is empty: no blessing bar can be computed (run `tastebud prepare`)")
+        raise ValueError("no labelled photos: no blessing bar can be computed (run `tastebud prepare`)")
     if not 0 < significance < 1:
         raise ValueError(f"significance must be in (0, 1), got {significance}")
-    label, count = max(sorted(eval_counts.items()), key=lambda kv: kv[1])
+    label, count = max(sorted(counts.items()), key=lambda kv: kv[1])
     return BlessingBar(
-        eval_count=n,
+        photo_count=n,
         majority_label=label,
         majority_count=count,
         significance=significance,
         significant_correct=lowest_significant_count(n, count / n, significance),
         min_accuracy=min_accuracy,
+        folds=folds,
     )
+
+
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """The pushed model on the held-out eval split: not significantly below the bar."""
+
+    eval_count: int  # photos in the eval split
+    bar: float  # the out-of-fold bar (an accuracy), or above 1 when unreachable
+    significance: float
+    floor_correct: int  # the fewest right answers whose one-sided (less) p-value against the bar is >= significance
+
+    @property
+    def accuracy(self) -> float:
+        return self.floor_correct / self.eval_count
+
+    @property
+    def lower_bound(self) -> float:
+        """TFMA's value threshold on eval accuracy (a margin for TFMA's float32 accuracy)."""
+        return self.accuracy - configs.BLESSING_FLOAT_MARGIN
+
+    def reason(self) -> str:
+        return (
+            f"the fewest right answers not significantly below the bar {min(self.bar, 1.0):.3f} "
+            f"(one-sided binomial test, p < {self.significance:g} would be a shortfall)"
+        )
+
+
+def holdout_floor(eval_count: int, bar: float, significance: float) -> int:
+    """Smallest k with P(X <= k | eval_count, bar) >= significance: fewer right answers are a
+    significant shortfall from the bar. 0 when even 0 right is not (tiny eval splits)."""
+    from scipy.stats import binom
+
+    rate = min(bar, 1.0)
+    return next(k for k in range(eval_count + 1) if binom.cdf(k, eval_count, rate) >= significance)
+
+
+def compute_holdout(
+    eval_count: int, bar: BlessingBar, significance: float = configs.HOLDOUT_SIGNIFICANCE
+) -> HoldoutCheck:
+    """The eval split's floor under `bar`. Its own level, not --significance: loosening the
+    bar must not make a shortfall easier to find."""
+    if eval_count <= 0:
+        raise ValueError("the eval split is empty: the pushed model cannot be checked (run `tastebud prepare`)")
+    return HoldoutCheck(eval_count, bar.accuracy, significance, holdout_floor(eval_count, bar.accuracy, significance))
+
+
+def pass_rate(n: int, needed: int | None, accuracy: float) -> float:
+    """P(at least `needed` of n right) for a model right with probability `accuracy` on each photo."""
+    from scipy.stats import binom
+
+    return 0.0 if needed is None else float(binom.sf(needed - 1, n, accuracy))
 
 
 def imbalance_warning(counts: dict[str, int], ratio: float = configs.IMBALANCE_WARNING_RATIO) -> str | None:

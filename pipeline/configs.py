@@ -73,10 +73,15 @@ HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's 
     "seed": SEED,
 }
 
-# ---- Evaluator: the blessing gate (pipeline/blessing.py) -------------------------------
-# Bless when eval accuracy is significantly above the majority-class rate (one-sided
-# binomial test) and no worse than the last blessed model with the same labels.
-BLESSING_SIGNIFICANCE = 0.01
+# ---- Evaluator and BlessingGate: the blessing rule (pipeline/blessing.py) -----------------
+# Bless when the chosen head's k-fold out-of-fold accuracy over every labelled photo is
+# significantly above the majority-class rate (one-sided binomial test), and the pushed
+# model's eval accuracy is not significantly below that bar and no worse than the last
+# blessed model with the same labels.
+CV_FOLDS = 5  # k of the out-of-fold predictions (models/out_of_fold.py)
+CV_SEED = 0  # seeds the stratified fold split
+BLESSING_SIGNIFICANCE = 0.01  # the out-of-fold binomial test's level (--significance)
+HOLDOUT_SIGNIFICANCE = 0.01  # eval accuracy significantly below the bar at this level is a shortfall
 EVAL_ACCURACY_THRESHOLD: float | None = None  # a business bar on top (--min-accuracy); the stricter applies
 MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
 BLESSING_FLOAT_MARGIN = 1e-6  # TFMA computes accuracy in float32: k/n may land just below k/n

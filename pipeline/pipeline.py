@@ -1,8 +1,11 @@
 """The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
 
 ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
-  -> Tuner (the head's hyperparameters, k-fold CV on train) -> Trainer (the head)
-  -> Resolver (latest blessed) -> Evaluator (TFMA, the blessing bar) -> Pusher
+  -> Tuner (the head's hyperparameters, k-fold CV on train)
+  -> OutOfFold (k-fold CV of the chosen head on train + eval: the blessing's evidence)
+  -> Trainer (the head) -> Resolver (latest blessed)
+  -> Evaluator (TFMA on the eval split: no significant shortfall, no regression)
+  -> BlessingGate (the out-of-fold binomial bar and the Evaluator's verdict) -> Pusher
   [-> PhoneExport (a checked LiteRT .tflite of the pushed model; local_runner.py --tflite)]
 """
 
@@ -15,8 +18,11 @@ from tensorflow_model_analysis.proto import config_pb2 as tfma
 from tfx import v1 as tfx
 
 from models.export import EXAMPLES_SIGNATURE, LABEL_SIGNATURE, SCORES_OUTPUT
+from models.out_of_fold import OutOfFold
 from pipeline import configs
 from pipeline.evaluation import TOP_K
+from pipeline.gate import COMPONENT_ID as GATE_ID
+from pipeline.gate import BlessingGate
 from preprocessing import features
 
 
@@ -32,6 +38,10 @@ def create_pipeline(
     eval_steps: int = configs.EVAL_STEPS,
     hyperparameters: dict | None = None,
     accuracy_bar: float = 0.0,
+    cv_needed_correct: int = 0,
+    photo_count: int = 0,
+    cv_folds: int = configs.CV_FOLDS,
+    cv_seed: int = configs.CV_SEED,
     compare_with_baseline: bool = True,
     tune: bool = configs.TUNE,
     tuner_settings: dict | None = None,
@@ -44,8 +54,10 @@ def create_pipeline(
     phone: dict | None = None,
 ) -> tfx.dsl.Pipeline:
     """The DAG. accuracy_bar: TFMA's lower bound on eval accuracy (pipeline/blessing.py's
-    BlessingBar.lower_bound); compare_with_baseline=False leaves out the last blessed
-    model (a new baseline, or the label set changed). tune=False skips the Tuner."""
+    HoldoutCheck.lower_bound); cv_needed_correct of photo_count: the out-of-fold bar
+    (BlessingBar.needed_correct, -1 when none can pass); compare_with_baseline=False leaves
+    out the last blessed model (a new baseline, or the label set changed). tune=False
+    skips the Tuner."""
     components = []
 
     # Reads the TFRecords written by `tastebud prepare`, keeping its train/eval split.
@@ -94,6 +106,27 @@ def create_pipeline(
         )
         components.append(tuner)
 
+    given_hyperparameters = {**configs.HYPERPARAMETERS, **(hyperparameters or {})}
+
+    # The blessing's evidence: out-of-fold predictions of the chosen head for every labelled photo.
+    oof_args = dict(
+        transformed_examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        config=json.dumps(
+            {
+                "labels": labels,
+                "folds": cv_folds,
+                "seed": cv_seed,
+                "hyperparameters": given_hyperparameters,
+                "train_steps": train_steps,
+            }
+        ),
+    )
+    if tuner is not None:
+        oof_args["hyperparameters"] = tuner.outputs["best_hyperparameters"]
+    out_of_fold = OutOfFold(**oof_args)
+    components.append(out_of_fold)
+
     # Trains the head on the embeddings; exports image bytes -> label in one graph.
     trainer_args = dict(
         run_fn="models.model.run_fn",
@@ -101,7 +134,7 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         train_args=tfx.proto.TrainArgs(num_steps=train_steps),
         eval_args=tfx.proto.EvalArgs(num_steps=eval_steps),
-        custom_config={"labels": labels, "hyperparameters": {**configs.HYPERPARAMETERS, **(hyperparameters or {})}},
+        custom_config={"labels": labels, "hyperparameters": given_hyperparameters},
     )
     if tuner is not None:
         trainer_args["hyperparameters"] = tuner.outputs["best_hyperparameters"]
@@ -112,18 +145,22 @@ def create_pipeline(
         trainer = tfx.components.Trainer(**trainer_args)
     components.append(trainer)
 
-    # The latest blessed model is the baseline the candidate must not regress from.
+    # The latest blessed model is the baseline the candidate must not regress from
+    # (blessed by the gate: the Evaluator's own blessing is only half of the rule).
     baseline = None
     if compare_with_baseline:
         model_resolver = tfx.dsl.Resolver(
             strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
             model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            model_blessing=tfx.dsl.Channel(
+                type=tfx.types.standard_artifacts.ModelBlessing, producer_component_id=GATE_ID, output_key="blessing"
+            ),
         ).with_id("latest_blessed_model_resolver")
         components.append(model_resolver)
         baseline = model_resolver.outputs["model"]
 
-    # TFMA: accuracy, per-class precision/recall (top class), confusion matrix; blesses or not.
+    # TFMA on the eval split: accuracy, per-class precision/recall (top class), confusion matrix;
+    # its thresholds: no significant shortfall from the bar, no regression.
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -132,8 +169,18 @@ def create_pipeline(
     )
     components.append(evaluator)
 
+    # Blesses when the out-of-fold accuracy reaches the bar and the Evaluator blessed.
+    gate = BlessingGate(
+        out_of_fold=out_of_fold.outputs["predictions"],
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        needed_correct=cv_needed_correct,
+        photo_count=photo_count,
+    )
+    components.append(gate)
+
     # Blessed models only, into TF Serving's versioned layout (or a Vertex endpoint).
-    pusher_args = dict(model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"])
+    pusher_args = dict(model=trainer.outputs["model"], model_blessing=gate.outputs["blessing"])
     if vertex_serving is not None:  # deploy to a Vertex AI endpoint instead
         pusher_args["custom_config"] = vertex_serving
         pusher = tfx.extensions.google_cloud_ai_platform.Pusher(**pusher_args)
@@ -170,8 +217,9 @@ def create_pipeline(
 
 
 def eval_config(num_classes: int, accuracy_bar: float, compare_with_baseline: bool = True) -> tfma.EvalConfig:
-    """What TFMA computes and the thresholds that decide the blessing: overall accuracy at
-    least accuracy_bar and, when comparing, no worse than the baseline model."""
+    """What TFMA computes on the eval split and its thresholds (the Evaluator's half of the
+    blessing): overall accuracy at least accuracy_bar and, when comparing, no worse than
+    the baseline model."""
     accuracy_gate = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_bar}),
     )

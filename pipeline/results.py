@@ -87,3 +87,20 @@ def _node_id(store, execution) -> str:
         if store.get_context_types_by_id([context.type_id])[0].name == "node":
             return context.name.split(".", 1)[-1]
     return execution.name or str(execution.id)
+
+
+def blessing(runs: dict[str, ComponentRun]) -> Artifact | None:
+    """The run's blessing: BlessingGate's (what the Pusher read), or the Evaluator's for runs before the gate."""
+    node = runs.get("BlessingGate") or runs.get("Evaluator")
+    return node.output("blessing") if node else None
+
+
+def is_blessed(runs: dict[str, ComponentRun]) -> bool:
+    found = blessing(runs)
+    return bool(found and found.properties.get("blessed") == 1)
+
+
+def cv_correct(runs: dict[str, ComponentRun]) -> int | None:
+    """Right out-of-fold answers (the OutOfFold artefact's count), or None without one."""
+    predictions = runs["OutOfFold"].output("predictions") if runs.get("OutOfFold") else None
+    return None if predictions is None else predictions.properties.get("correct")

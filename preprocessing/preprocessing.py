@@ -55,4 +55,6 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     outputs = {features.EMBEDDING_KEY: embedding}
     if features.LABEL_KEY in inputs:
         outputs[features.LABEL_INDEX_KEY] = label_to_index(inputs[features.LABEL_KEY], list(custom_config["labels"]))
+    if features.KEY_KEY in inputs:  # passed through: the out-of-fold predictions are kept per photo
+        outputs[features.KEY_KEY] = tf.identity(inputs[features.KEY_KEY])
     return outputs

@@ -94,7 +94,7 @@ def native_stderr_quiet():
     if os.environ.get("TASTEBUD_LOG", "").lower() == "debug":
         yield
         return
-    with _native_stderr_captured():
+    with native_stderr_to_text():  # dropped unless the block raises
         yield
 
 

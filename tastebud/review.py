@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import baseline, results
-from pipeline.baseline import BaselinePlan
-from pipeline.blessing import BlessingBar, imbalance_warning
+from pipeline.baseline import BaselinePlan, Record
+from pipeline.blessing import BlessingBar, HoldoutCheck, imbalance_warning
 from pipeline.evaluation import EvaluationSummary, summarize
 from pipeline.verdict import explain
 
@@ -43,16 +43,18 @@ class Review:
     evaluation_uri: str
     model_uri: str
     extra: dict = field(default_factory=dict)
-    bar: BlessingBar | None = None  # None for runs not made by local_runner.py
+    bar: BlessingBar | None = None  # the out-of-fold bar; None for runs not made by local_runner.py
     plan: BaselinePlan | None = None
     warnings: list[str] = field(default_factory=list)
+    holdout: HoldoutCheck | None = None  # the eval split's floor
+    cv_correct: int | None = None  # right out-of-fold answers
 
     @property
     def verdict(self) -> str:
         """The decision in words (pipeline/verdict.py), or the thresholds TFMA applied."""
-        if self.bar is None or self.plan is None:
+        if self.bar is None or self.plan is None or self.holdout is None:
             return self.evaluation.text()
-        return explain(self.bar, self.plan, self.evaluation, self.blessed)
+        return explain(Record(self.bar, self.holdout, self.plan), self.evaluation, self.blessed, self.cv_correct)
 
 
 def _json_property(run: results.ComponentRun | None, name: str):
@@ -154,22 +156,23 @@ def build_review(output: str, run_id: str | None = None) -> Review:
     model_uri = trainer.output("model").uri
     examples = _eval_split_examples(runs["ImportExampleGen"].output("examples").uri)
     pushed = runs.get("Pusher").output("pushed_model") if runs.get("Pusher") else None
-    blessing = evaluator.output("blessing")
     evaluation = summarize(evaluation_uri, labels)
     record = baseline.read_record(str(Path(evaluation_uri).parents[2]), rid)
     return Review(
         run_id=rid,
-        blessed=bool(blessing and blessing.properties.get("blessed")),
+        blessed=results.is_blessed(runs),
         evaluation=evaluation,
         mistakes=find_mistakes(f"{model_uri}/Format-Serving", examples),
         settings=_settings(runs),
         pushed_to=pushed.properties.get("pushed_destination") if pushed and pushed.properties.get("pushed") else None,
         evaluation_uri=evaluation_uri,
         model_uri=model_uri,
-        bar=record[0] if record else None,
-        plan=record[1] if record else None,
+        bar=record.bar if record else None,
+        plan=record.plan if record else None,
         warnings=_warnings(runs, evaluation),
         extra=_phone(runs),
+        holdout=record.holdout if record else None,
+        cv_correct=results.cv_correct(runs),
     )
 
 

@@ -28,6 +28,8 @@ def test_lite0_pipeline_blesses_and_pushes_an_accurate_model(flowers, artifacts_
     runs = flowers["first"]
     assert [r.state for r in runs.values()] == ["COMPLETE"] * len(runs), {k: r.state for k, r in runs.items()}
     assert runs["Evaluator"].output("blessing").properties["blessed"] == 1
+    gate = runs["BlessingGate"].output("blessing").properties
+    assert (gate["blessed"], gate["cv_passed"], gate["holdout_passed"], gate["cv_count"]) == (1, 1, 1, 200)
     labels = (flowers["data"] / "dict.txt").read_text().split()
     summary = summarize(runs["Evaluator"].output("evaluation").uri, labels)
     assert summary.example_count == 20
@@ -49,6 +51,29 @@ def test_lite0_pipeline_blesses_and_pushes_an_accurate_model(flowers, artifacts_
             indent=2,
         )
     )
+
+
+def test_out_of_fold_artefact_holds_every_labelled_photo_once(flowers):
+    """The OutOfFold artefact: each photo of both splits, its label and five scores from the fold that left it out."""
+    from models import out_of_fold
+
+    runs = flowers["first"]
+    predictions = out_of_fold.read(runs["OutOfFold"].output("predictions").uri)
+    raw = {key: label for key, label, _ in eval_examples(flowers["data"])}
+    raw |= {key: label for key, label, _ in _train_examples(flowers["data"])}
+    labels = (flowers["data"] / "dict.txt").read_text().split()
+    assert sorted(predictions.keys) == sorted(raw) and len(predictions.keys) == 200
+    assert [labels[i] for i in predictions.labels] == [raw[k] for k in predictions.keys]
+    assert predictions.scores.shape == (200, 5) and np.allclose(predictions.scores.sum(axis=1), 1, atol=1e-4)
+    assert sorted(np.bincount(predictions.folds)) == [40] * 5
+    assert predictions.correct == runs["BlessingGate"].output("blessing").properties["cv_correct"]
+    assert predictions.correct / 200 >= 0.75
+
+
+def _train_examples(data: Path) -> list[tuple[str, str, bytes]]:
+    from data.examples import read_examples
+
+    return read_examples([str(p) for p in sorted((data / "train").glob("*.tfrecord.gz"))])
 
 
 def test_pushed_saved_model_alone_labels_unseen_jpeg_bytes(flowers):
@@ -108,7 +133,11 @@ def test_model_trained_on_shuffled_labels_is_not_blessed_nor_pushed(flowers, tmp
     serving = flowers["output"] / "serving" / "tastebud"
     before = serving_versions(serving)
     runs, _ = run_pipeline(data, flowers["output"], "--backbone", "efficientnet_lite0")
-    assert runs["Evaluator"].output("blessing").properties["blessed"] == 0
+    gate = runs["BlessingGate"].output("blessing").properties
+    assert gate["blessed"] == 0 and gate["cv_passed"] == 0, gate  # the out-of-fold bar itself says no
+    # Same labels: the resolver found the model the gate blessed, and TFMA compared with it.
+    labels = (data / "dict.txt").read_text().split()
+    assert summarize(runs["Evaluator"].output("evaluation").uri, labels).has_baseline
     assert runs["Pusher"].output("pushed_model").properties.get("pushed", 0) == 0
     assert serving_versions(serving) == before
 

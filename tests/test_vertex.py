@@ -15,6 +15,7 @@ import pytest
 
 import vertex_runner
 from pipeline import configs
+from pipeline.blessing import compute_bar, compute_holdout
 from tests.conftest import REPO
 
 IMAGE = "europe-docker.pkg.dev/acme/tastebud/pipeline:1.2.3"
@@ -62,13 +63,23 @@ def _parameters(spec: dict, task: str) -> dict:
 def test_all_components_in_dag_order(tmp_path, labels_file):
     order = vertex_runner.task_order(_compile(tmp_path, labels_file))
     main_line = [t for t in order if not t.startswith("latest_blessed")]
-    assert main_line == ["ImportExampleGen", "ImportSchemaGen", "Transform", "Tuner", "Trainer", "Evaluator", "Pusher"]
+    assert main_line == [
+        "ImportExampleGen",
+        "ImportSchemaGen",
+        "Transform",
+        "Tuner",
+        "OutOfFold",
+        "Trainer",
+        "Evaluator",
+        "BlessingGate",
+        "Pusher",
+    ]
     assert order.index("latest_blessed_model_resolver-model-resolver") < order.index("Evaluator")
 
 
 def test_every_task_uses_the_configured_image(tmp_path, labels_file):
     containers = [e["container"] for e in _executors(_compile(tmp_path, labels_file)).values() if "container" in e]
-    assert len(containers) == 7 and {c["image"] for c in containers} == {IMAGE}
+    assert len(containers) == 9 and {c["image"] for c in containers} == {IMAGE}
 
 
 def test_dataflow_args_reach_the_beam_components(tmp_path, labels_file):
@@ -109,7 +120,11 @@ def test_blessing_bar_from_summary_file_and_new_baseline(tmp_path, labels_file):
     spec = _compile(tmp_path / "a", labels_file, "--summary-file", str(summary))
     config = json.loads(_parameters(spec, "Evaluator")["eval_config"])
     threshold = config["metrics_specs"][0]["metrics"][1]["per_slice_thresholds"][0]["threshold"]
-    assert threshold["value_threshold"]["lower_bound"] == pytest.approx(38 / 40, abs=1e-5)  # p < 0.01 vs 0.8
+    bar = compute_bar({"tasty": 160, "not tasty": 40})  # out of fold: every labelled photo
+    floor = compute_holdout(40, bar)  # the eval split: not significantly below that bar
+    assert threshold["value_threshold"]["lower_bound"] == pytest.approx(floor.accuracy, abs=1e-5)
+    gate = _parameters(spec, "BlessingGate")
+    assert (int(gate["needed_correct"]), int(gate["photo_count"])) == (bar.needed_correct, 200)
     assert "change_threshold" in threshold and "latest_blessed_model_resolver" in " ".join(spec["root"]["dag"]["tasks"])
     fresh = _compile(tmp_path / "b", labels_file, "--summary-file", str(summary), "--new-baseline", "--no-tune")
     config = json.loads(_parameters(fresh, "Evaluator")["eval_config"])
@@ -142,7 +157,7 @@ def test_dry_run_from_the_readme_prints_a_summary(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "tasks (9): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
+    assert "tasks (11): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
 
 
 def test_dockerfile_lints_and_copies_files_that_exist():
