@@ -145,9 +145,12 @@ class ReadAndCheck(beam.DoFn):
 
 
 def resolve_duplicates(element):
-    """One example per distinct content; extra copies are rejected, naming the kept one."""
+    """One example per distinct content; extra copies are rejected, naming the kept one.
+
+    The kept copy is the one with the shortest URI (then the first by name): deterministic
+    whatever order Beam groups them in, and it keeps `IMG_0001.jpg` over `IMG_0001 copy.jpg`."""
     sha, copies = element
-    copies = sorted(copies, key=lambda c: c[0])
+    copies = sorted(copies, key=lambda c: (len(c[0]), c[0]))
     labels = sorted({label for _, label, _ in copies})
     if len(labels) > 1:
         for uri, _, _ in copies:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from pipeline.configs import MODEL_NAME
 
@@ -74,7 +75,11 @@ def run_batch(args: argparse.Namespace) -> int:
     notes = batch_predict.beside(args.out, "notes.csv")
     if summary["noted"]:
         print(f"note: {summary['noted']} image(s) decoded with a warning from the image decoder: see {notes}")
-    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}, {notes}")
+    if not summary["predicted"]:  # a mistyped folder must not look like success
+        print(f"error: no image was labelled: see {batch_predict.beside(args.out, 'rejected.csv')}", file=sys.stderr)
+        return 1
+    skipped = batch_predict.beside(args.out, "skipped.csv")
+    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}, {skipped}, {notes}")
     return 0
 
 
@@ -90,8 +95,12 @@ def run(args: argparse.Namespace) -> int:
     from tastebud.requests_format import read_images
 
     try:
-        images, keys = read_images(args.images)
+        found = [path for path in args.images if Path(path).is_file()]
+        # A typo among real photos is one more rejection (as in `prepare`); no photo at all is a usage error.
+        missing = [(path, "file not found") for path in args.images if found and path not in found]
+        images, keys = read_images(found or args.images)
         images, keys, rejected, noted = readable_images(images, keys)
+        rejected = missing + rejected  # a missing file is one more rejection, as in `prepare`
         for key, reason in rejected:
             print(f"rejected {key}: {reason}", file=sys.stderr)
         for key, warning in noted:

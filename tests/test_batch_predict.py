@@ -141,3 +141,13 @@ def test_dot_folder_and_a_decoder_warning_leave_no_stray_line(flowers, sample_di
     notes = _csv_rows(tmp_path / "notes.csv")
     assert [Path(row["uri"]).name for row in notes] == ["noisy.jpg"] and "extraneous bytes" in notes[0]["note"]
     assert "note: 1 image(s) decoded with a warning" in captured.out
+
+
+def test_a_mistyped_source_is_an_error_not_an_empty_success(flowers, tmp_path, capsys):
+    """Nothing labelled (a wrong path) exits 1 and says so, instead of an empty table and exit 0."""
+    out = tmp_path / "p.csv"
+    assert (
+        cli(["predict", str(tmp_path / "no_such_folder"), "--model", str(flowers["serving"]), "--out", str(out)]) == 1
+    )
+    captured = capsys.readouterr()
+    assert "error: no image was labelled" in captured.err and "wrote" not in captured.out

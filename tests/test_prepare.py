@@ -184,3 +184,18 @@ def test_dataflow_flags_reach_the_beam_pipeline(tmp_path, sample_dir, monkeypatc
         "europe-west4",
         "gs://acme/tmp",
     )
+
+
+def test_the_copy_not_the_original_is_rejected_as_a_duplicate(tmp_path, sample_dir):
+    """`IMG_0001 copy.jpg` sorts before `IMG_0001.jpg` by name; the shorter name is kept."""
+    root = tmp_path / "photos"
+    for label in ("tulips", "daisy"):
+        (root / label).mkdir(parents=True)
+        for i, photo in enumerate(_photos(sample_dir, label, 10)):
+            shutil.copy(photo, root / label / f"IMG_{i:04d}.jpg")
+    shutil.copy(root / "tulips" / "IMG_0001.jpg", root / "tulips" / "IMG_0001 copy.jpg")
+    out = tmp_path / "data"
+    assert cli(["prepare", str(root), "--out", str(out)]) == 0
+    assert _rejected(out) == {
+        str(root / "tulips" / "IMG_0001 copy.jpg"): f"duplicate of {root / 'tulips' / 'IMG_0001.jpg'}"
+    }

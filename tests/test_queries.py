@@ -117,3 +117,9 @@ def test_predict_cli_names_each_bad_file_and_still_labels_the_good_ones(flowers,
     assert errors[0].endswith(": empty file") and errors[2].endswith(": not an image (unrecognised content)")
     assert "truncated" in errors[1]
     assert cli(["predict", *bad, "--model", str(flowers["serving"])]) == 1
+    capsys.readouterr()
+    missing = str(tmp_path / "no_such_photo.jpg")  # a typo among good files: rejected, the others labelled
+    assert cli(["predict", photos[0], missing, "--model", str(flowers["serving"])]) == 1
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == photos[:1]
+    assert f"rejected {missing}: file not found" in captured.err
