@@ -28,21 +28,16 @@ from data import accounting, report
 from data.examples import read_examples
 from data.records import glob
 from tastebud.cli import main as cli
+from tests.conftest import free_port
 from tests.synthetic import class_folders
 
 BUCKET = "tastebud-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def gcs(tmp_path_factory):
     """The emulator in its own process, a bucket in memory; STORAGE_EMULATOR_HOST set for this module."""
-    port, log = _free_port(), tmp_path_factory.mktemp("emulator") / "emulator.log"
+    port, log = free_port(), tmp_path_factory.mktemp("emulator") / "emulator.log"
     command = [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1", "--port", str(port)]
     with open(log, "wb") as log_file:
         server = subprocess.Popen(

@@ -15,7 +15,6 @@ per request, and requires it to fail.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -27,7 +26,7 @@ import psutil
 import pytest
 
 from pipeline import configs
-from tests.conftest import REPO, eval_examples
+from tests.conftest import REPO, eval_examples, free_port
 from tests.leaky_server import LEAK_BYTES
 
 CLIENTS, ROUND, BAD_EVERY, DEADLINE_S = 16, 160, 10, 600
@@ -45,12 +44,6 @@ def growth_per_request(rss: list[int], requests_per_round: int) -> float:
 
     rss[0] is read after the warm-up rounds, rss[i] after measured round i."""
     return float(np.median(np.diff(rss))) / requests_per_round
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -85,7 +78,7 @@ def _load(module: str, model, image: bytes) -> dict:
     import httpx
 
     truncated = ("cut.jpg", image[: len(image) // 2], "image/jpeg")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     with _server(module, model, port) as server:
         client = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=CLIENTS))
