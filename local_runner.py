@@ -45,11 +45,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["in_memory", "multi_processing"],
     )
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
+    add_phone_arguments(p, "OUTPUT")
+    p.add_argument("--no-cache", action="store_true", help="recompute every component")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
+    return p.parse_args(argv)
+
+
+def add_phone_arguments(p: argparse.ArgumentParser, root: str) -> None:
+    """--tflite and its quantisation, shared with vertex_runner.py (root: where tflite/ goes)."""
     p.add_argument(
         "--tflite",
         action="store_true",
         help="also export the pushed model for phones: a quantised LiteRT .tflite, pushed to "
-        "OUTPUT/tflite/<model-name>/<version>/ only if its eval accuracy is within 1 point of the SavedModel's",
+        f"{root}/tflite/<model-name>/<version>/ only if its eval accuracy is within 1 point of the SavedModel's",
     )
     p.add_argument(
         "--tflite-quantization",
@@ -57,9 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=["dynamic", "int8", "float16"],
         help="dynamic (int8 weights, default), int8 (weights and activations, calibrated on train photos), float16",
     )
-    p.add_argument("--no-cache", action="store_true", help="recompute every component")
-    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
-    return p.parse_args(argv)
+
+
+def phone_settings(args: argparse.Namespace, base_directory: str) -> dict | None:
+    """create_pipeline's `phone` argument: PhoneExport's settings, or None without --tflite."""
+    return {"base_directory": base_directory, "quantization": args.tflite_quantization} if args.tflite else None
 
 
 def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
@@ -200,7 +210,7 @@ def run(args: argparse.Namespace) -> dict:
         enable_cache=not args.no_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
-        phone={"base_directory": p["tflite"], "quantization": args.tflite_quantization} if args.tflite else None,
+        phone=phone_settings(args, p["tflite"]),
     )
     global PROGRESS
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines

@@ -20,7 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from local_runner import add_blessing_arguments, tuner_settings  # noqa: E402
+from local_runner import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings  # noqa: E402
 from pipeline import configs  # noqa: E402
 
 
@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
     add_blessing_arguments(p)
+    add_phone_arguments(p, "BUCKET/tastebud")
     p.add_argument("--max-workers", type=int, default=configs.DATAFLOW_MAX_WORKERS, help="Dataflow autoscaling cap")
     p.add_argument("--machine-type", default=configs.DATAFLOW_MACHINE_TYPE, help="Dataflow worker machine type")
     p.add_argument("--vertex-training", action="store_true", default=configs.USE_VERTEX_TRAINING)
@@ -189,6 +190,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         ),
         vertex_training=vertex_training_config(args) if args.vertex_training else None,
         vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
+        phone=phone_settings(args, f"{args.bucket}/tastebud/{configs.PHONE_DIR}/{configs.MODEL_NAME}"),
     )
     filename = f"{configs.PIPELINE_NAME}_pipeline.json"
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
@@ -218,6 +220,7 @@ def describe(spec_path: Path, args: argparse.Namespace) -> str:
         f"  Dataflow:      up to {args.max_workers} x {args.machine_type}",
         f"  trainer:       {'Vertex AI Training' if args.vertex_training else 'in the pipeline step'}",
         f"  pusher:        {pusher_target(args)}",
+        f"  phone model:   {phone_target(args)}",
         f"  tasks ({len(tasks)}): {', '.join(task_order(pipeline_spec))}",
     ]
     return "\n".join(lines)
@@ -227,6 +230,12 @@ def pusher_target(args: argparse.Namespace) -> str:
     if args.deploy_endpoint:
         return f"Vertex AI endpoint {configs.VERTEX_ENDPOINT_NAME}"
     return f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME} (TF Serving layout)"
+
+
+def phone_target(args: argparse.Namespace) -> str:
+    if not args.tflite:
+        return "none (add --tflite for a checked LiteRT .tflite beside each push)"
+    return f"{args.bucket}/tastebud/{configs.PHONE_DIR}/{configs.MODEL_NAME} ({args.tflite_quantization})"
 
 
 def task_order(pipeline_spec: dict) -> list[str]:

@@ -15,8 +15,10 @@ with labels.txt beside it and the SavedModel's version number. Its artifact keep
 # No `from __future__ import annotations`: TFX reads PhoneExport's annotations as types.
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
@@ -31,7 +33,7 @@ from pipeline.phone_check import CHECK_FILE, NOT_PUSHED, PUSHED, SKIPPED, PhoneC
 class PhoneModel(Artifact):
     """PhoneExport's output: model.tflite, saved_model/ (the phone graph) and check.json."""
 
-    TYPE_NAME = "TastebudPhoneModel"
+    TYPE_NAME = "tastebud.PhoneModel"  # KFP/Vertex schema titles need "namespace.Name"
 
 
 def _examples(examples_uri: str, split: str, limit: int | None = None) -> list[tuple[str, str, bytes]]:
@@ -43,7 +45,15 @@ def _examples(examples_uri: str, split: str, limit: int | None = None) -> list[t
 
 
 def _labels(serving_dir: str) -> list[str]:
-    return Path(f"{serving_dir}/assets.extra/dict.txt").read_text().splitlines()
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(f"{serving_dir}/assets.extra/dict.txt") as f:
+        return f.read().splitlines()
+
+
+def _is_remote(uri: str) -> bool:
+    """gs:// and other non-local filesystems: written through tf.io.gfile, no renames."""
+    return "://" in uri
 
 
 def convert(model_uri: str, work: Path, backbone: str, quantization: str, version: str, representative=None) -> Path:
@@ -79,7 +89,7 @@ def train_frames(examples_uri: str, size: int, count: int) -> Callable[[], list]
 
 
 def check_and_push(
-    tflite: Path, serving_dir: str, examples_uri: str, destination: Path, check: PhoneCheck
+    tflite: Path, serving_dir: str, examples_uri: str, destination: str | Path, check: PhoneCheck
 ) -> PhoneCheck:
     """Both models over the eval split; pushes tflite (+ labels.txt) to destination when it passes."""
     from tastebud.clients import LocalClient
@@ -102,23 +112,46 @@ def check_and_push(
     ok, check.reason = verdict(check.saved_model_correct, check.tflite_correct, check.eval_count)
     check.status = PUSHED if ok else NOT_PUSHED
     if ok:
-        push(tflite, labels, destination)
-        check.destination = str(destination / tflite.name)
+        push(tflite, labels, str(destination))
+        check.destination = f"{destination}/{tflite.name}"
     check.check_s = time.monotonic() - started
     return check
 
 
-def push(tflite: Path, labels: list[str], destination: Path) -> None:
-    """destination/model.tflite and labels.txt, written beside it first and renamed into place."""
+def push(tflite: Path, labels: list[str], destination: str) -> None:
+    """destination/model.tflite and labels.txt. Locally, written beside it first and renamed
+    into place; on gs:// (Vertex) through tf.io.gfile, labels.txt first and the model last."""
     from models.tflite_metadata import LABELS_FILE
 
+    text = "".join(f"{label}\n" for label in labels)
+    if _is_remote(destination):
+        import tensorflow as tf
+
+        if tf.io.gfile.exists(destination):  # the same version exported again (other settings)
+            tf.io.gfile.rmtree(destination)
+        tf.io.gfile.makedirs(destination)
+        with tf.io.gfile.GFile(f"{destination}/{LABELS_FILE}", "w") as f:
+            f.write(text)
+        tf.io.gfile.copy(str(tflite), f"{destination}/{tflite.name}", overwrite=True)
+        return
+    destination = Path(destination)
     partial = destination.with_name(f"{destination.name}.partial{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     shutil.copy2(tflite, partial / tflite.name)
-    (partial / LABELS_FILE).write_text("".join(f"{label}\n" for label in labels))
-    shutil.rmtree(destination, ignore_errors=True)  # the same version exported again (other settings)
+    (partial / LABELS_FILE).write_text(text)
+    shutil.rmtree(destination, ignore_errors=True)
     os.replace(partial, destination)
+
+
+def copy_tree(local: Path, uri: str) -> None:
+    """local's files to uri (the artifact's folder on gs://), through tf.io.gfile."""
+    import tensorflow as tf
+
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        target = f"{uri}/{path.relative_to(local).as_posix()}"
+        tf.io.gfile.makedirs(target.rsplit("/", 1)[0])
+        tf.io.gfile.copy(str(path), target, overwrite=True)
 
 
 @component
@@ -133,36 +166,50 @@ def PhoneExport(
     backbone_weights: Parameter[str] = "",
     representative_images: Parameter[int] = configs.PHONE_REPRESENTATIVE_IMAGES,
 ) -> None:
-    from models.tflite_convert import QUANTIZATIONS
-    from preprocessing.backbones import get_backbone
-
-    work = Path(phone_model.uri)
-    work.mkdir(parents=True, exist_ok=True)
-    if not pushed_model.get_int_custom_property("pushed"):
-        check = PhoneCheck(SKIPPED, "the SavedModel was not pushed by this run")
-    else:
-        from models.phone_export import save_phone_model
-
-        version = pushed_model.get_string_custom_property("pushed_version")
-        started = time.monotonic()
-        save_phone_model(model.uri, backbone, backbone_weights, str(work / "saved_model"))
-        built = time.monotonic()
-        representative = None
-        if quantization == "int8":
-            representative = train_frames(examples.uri, get_backbone(backbone).input_size, representative_images)
-        tflite = convert(model.uri, work, backbone, quantization, version, representative)
-        check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], build_s=built - started)
-        check.convert_s = time.monotonic() - built
-        check = check_and_push(
-            tflite, f"{model.uri}/Format-Serving", examples.uri, Path(base_directory) / version, check
-        )
-    (work / CHECK_FILE).write_text(check.to_json())
+    remote = _is_remote(phone_model.uri)  # on Vertex: work in a local folder, then copy it up
+    with tempfile.TemporaryDirectory(prefix="phone-") if remote else nullcontext(phone_model.uri) as folder:
+        work = Path(folder)
+        work.mkdir(parents=True, exist_ok=True)
+        if not pushed_model.get_int_custom_property("pushed"):
+            check = PhoneCheck(SKIPPED, "the SavedModel was not pushed by this run")
+        else:
+            version = pushed_model.get_string_custom_property("pushed_version")
+            settings = (backbone, quantization, backbone_weights, representative_images)
+            check = export_and_check(model.uri, examples.uri, work, f"{base_directory.rstrip('/')}/{version}", settings)
+        (work / CHECK_FILE).write_text(check.to_json())
+        if remote:
+            copy_tree(work, phone_model.uri)
     phone_model.set_string_custom_property("status", check.status)
     phone_model.set_string_custom_property("destination", check.destination)
 
 
+def export_and_check(model_uri: str, examples_uri: str, work: Path, destination: str, settings: tuple) -> PhoneCheck:
+    """The phone graph, its .tflite and the check against the SavedModel, in the local folder work."""
+    from models.phone_export import save_phone_model
+    from models.tflite_convert import QUANTIZATIONS
+    from preprocessing.backbones import get_backbone
+
+    backbone, quantization, backbone_weights, representative_images = settings
+    version = destination.rsplit("/", 1)[-1]
+    started = time.monotonic()
+    save_phone_model(model_uri, backbone, backbone_weights, str(work / "saved_model"))
+    built = time.monotonic()
+    representative = None
+    if quantization == "int8":
+        representative = train_frames(examples_uri, get_backbone(backbone).input_size, representative_images)
+    tflite = convert(model_uri, work, backbone, quantization, version, representative)
+    check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], build_s=built - started)
+    check.convert_s = time.monotonic() - built
+    return check_and_push(tflite, f"{model_uri}/Format-Serving", examples_uri, destination, check)
+
+
 def read_check(run) -> PhoneCheck | None:
     """The check of a pipeline run's PhoneExport (a pipeline.results.ComponentRun), if it ran."""
+    import tensorflow as tf
+
     artifact = run.output("phone_model") if run else None
-    path = Path(artifact.uri) / CHECK_FILE if artifact else None
-    return PhoneCheck.from_json(path.read_text()) if path and path.exists() else None
+    path = f"{artifact.uri}/{CHECK_FILE}" if artifact else None
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return PhoneCheck.from_json(f.read())

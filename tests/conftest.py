@@ -81,20 +81,36 @@ def serving_versions(serving: Path) -> list[str]:
     return sorted(p.name for p in serving.iterdir()) if serving.exists() else []
 
 
-def eval_examples(data: Path) -> list[tuple[str, str, bytes]]:
-    """(key, label, image bytes) of the eval split: photos the model never trained on."""
+def eval_examples(data: Path, split: str = "eval") -> list[tuple[str, str, bytes]]:
+    """(key, label, image bytes) of the eval split (photos the model never trained on), or of `split`."""
     from data.examples import read_examples
 
-    return read_examples([str(p) for p in sorted((data / "eval").glob("*.tfrecord.gz"))])
+    return read_examples([str(p) for p in sorted((data / split).glob("*.tfrecord.gz"))])
 
 
 @pytest.fixture(scope="session")
 def flowers(tmp_path_factory) -> dict:
-    """The bundled sample through the pipeline with efficientnet_lite0, twice (second run cached)."""
+    """`make demo` (python -m tastebud.demo: prepare the bundled sample, the pipeline with
+    efficientnet_lite0 and --tflite, predictions, a review), then local_runner.py again on the
+    same data (without --tflite; Transform, Trainer and Evaluator cached). `demo_output`: what
+    the demo printed, stdout and stderr together."""
+    from pipeline import results
+
     root = tmp_path_factory.mktemp("e2e")
-    data = prepare_data(SAMPLE, root / "data")
     output = root / "out"
-    first, first_seconds = run_pipeline(data, output, "--backbone", "efficientnet_lite0")
+    started = time.monotonic()
+    demo = subprocess.run(
+        [sys.executable, "-m", "tastebud.demo", "--out", str(output)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=1500,
+    )
+    first_seconds = time.monotonic() - started
+    assert demo.returncode == 0, demo.stdout[-5000:]
+    data = output / "data"
+    first = results.component_runs(results.sqlite_store(str(output / "metadata.sqlite")))
     versions_after_first = serving_versions(output / "serving" / MODEL_NAME)
     second, second_seconds = run_pipeline(data, output, "--backbone", "efficientnet_lite0")
     return dict(
@@ -107,6 +123,7 @@ def flowers(tmp_path_factory) -> dict:
         second_seconds=second_seconds,
         versions_after_first=versions_after_first,
         latest_version=serving_versions(output / "serving" / MODEL_NAME)[-1],
+        demo_output=demo.stdout,
     )
 
 

@@ -5,12 +5,13 @@ flower species (25 photos of each, drawn per set), as a personal "sweet vs savou
 mixes kinds of food. Then:
 
 * each set through the default pipeline, in its own root: at least 4 of 5 are pushed;
-* the same photos with shuffled labels, each into the next set's root (so the last blessed
-  model has other labels and no baseline comparison can be what refuses them): none is
-  pushed, the out-of-fold bar itself says no, and the output says the label set changed;
-  the review of one of them shows the bar and no comparison.
+* the first two sets' photos with shuffled labels, each into the next set's root (so the last
+  blessed model has other labels and no baseline comparison can be what refuses them): none
+  is pushed, the out-of-fold bar itself says no, and the output says the label set changed;
+  the review of one of them shows the bar and no comparison. (Two, not five: the bar's
+  false-positive rate is simulated in tests/test_blessing.py; these check the wiring.)
 
-All ten runs go through one process (tests/batch_pipelines.py) to save start-up time.
+All seven runs go through one process (tests/batch_pipelines.py) to save start-up time.
 This replaces the earlier blessing end-to-end runs (10 generated classes, their shuffled
 copy, an 80/20 set): these sets, the 5-class sample (tests/test_pipeline_e2e.py) and the
 unit tests of the bar (tests/test_blessing.py) cover what they checked.
@@ -39,6 +40,7 @@ SETS = [  # (class a, class b): each two species
     (("daisy", "sunflowers"), ("dandelion", "roses")),
 ]
 PER_SPECIES = 25
+SHUFFLED = 2  # how many of the sets also run with shuffled labels
 LITE0 = ["--backbone", "efficientnet_lite0"]
 EDGES = [  # the DAG's dependencies (OutOfFold and Trainer may run in either order)
     ("Transform", "Tuner"),
@@ -69,10 +71,11 @@ def batch(tmp_path_factory) -> dict:
     for i, species in enumerate(SETS):
         rows = _rows(i, species)
         csv_real = synthetic.write_csv(rows, root / f"set{i}.csv")
-        csv_shuffled = synthetic.write_csv(rows, root / f"set{i}_shuffled.csv", shuffle_seed=i)
         real.append({"source": str(csv_real), "data": str(root / f"data{i}"), "output": str(root / f"out{i}")})
         next_root = str(root / f"out{(i + 1) % len(SETS)}")
-        shuffled.append({"source": str(csv_shuffled), "data": str(root / f"data{i}s"), "output": next_root})
+        if i < SHUFFLED:
+            csv_shuffled = synthetic.write_csv(rows, root / f"set{i}_shuffled.csv", shuffle_seed=i)
+            shuffled.append({"source": str(csv_shuffled), "data": str(root / f"data{i}s"), "output": next_root})
     plan = [entry | {"flags": LITE0} for entry in real + shuffled]
     (root / "plan.json").write_text(json.dumps(plan))
     run_python("-m", "tests.batch_pipelines", str(root / "plan.json"), str(root / "results.json"), timeout=3000)
@@ -136,7 +139,7 @@ def test_the_same_sets_with_shuffled_labels_push_nothing(batch, artifacts_dir):
 
 def test_a_changed_label_set_is_said_and_not_compared(batch, artifacts_dir):
     """Each shuffled run went into a root whose last blessed model (if any) had other labels."""
-    for real, result in zip(batch["real"][1:] + batch["real"][:1], batch["shuffled"], strict=True):
+    for real, result in zip(batch["real"][1 : 1 + SHUFFLED], batch["shuffled"], strict=True):
         if not _pushed(real):
             continue
         assert "label set changed" in result["verdict"] and "latest_blessed_model_resolver" not in result["runs"]

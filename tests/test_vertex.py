@@ -132,6 +132,16 @@ def test_blessing_bar_from_summary_file_and_new_baseline(tmp_path, labels_file):
     assert not any(t.startswith(("latest_blessed", "Tuner")) for t in fresh["root"]["dag"]["tasks"])
 
 
+def test_tflite_adds_the_phone_export_after_the_pusher_writing_to_the_bucket(tmp_path, labels_file):
+    spec = _compile(tmp_path, labels_file, "--tflite", "--tflite-quantization", "float16")
+    assert vertex_runner.task_order(spec)[-2:] == ["Pusher", "PhoneExport"]
+    params = _parameters(spec, "PhoneExport")
+    assert params["base_directory"] == "gs://acme-tastebud/tastebud/tflite/tastebud"
+    assert params["quantization"] == "float16"
+    assert _executors(spec)["PhoneExport"]["container"]["image"] == IMAGE
+    assert "PhoneExport" not in _compile(tmp_path, labels_file)["root"]["dag"]["tasks"]  # off by default
+
+
 def test_vertex_training_and_endpoint_switches(tmp_path, labels_file):
     executors = _executors(_compile(tmp_path, labels_file, "--vertex-training", "--deploy-endpoint"))
     assert "google_cloud_ai_platform" in " ".join(executors["Trainer"]["container"]["args"])
