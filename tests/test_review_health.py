@@ -153,3 +153,12 @@ def test_the_section_in_a_browser_fits_a_phone(report_dir, tmp_path, phone, arti
     pair = phone.query_selector_all("#health-near_duplicate .health-photo img")
     assert len(pair) == 2 and pair[0].bounding_box()["width"] >= 90  # both photos of the pair, not squeezed
     phone.locator("#data-health").screenshot(path=str(artifacts_dir / "review_health_phone.png"))
+
+
+def test_a_clean_report_says_no_issue_found(tmp_path):
+    (tmp_path / CSV_FILE).write_text(",".join(HEADER) + "\n")  # no data_health.json: photos unknown
+    health = read_report(str(tmp_path))
+    assert health.issues == [] and health.line() == f"  data health: no issue found ({tmp_path / CSV_FILE})"
+    html = render(_review(health))
+    section = html[html.index('<section id="data-health">') : html.index("</section>")]
+    assert "No issue found." in section and "<h3>" not in section
