@@ -17,6 +17,7 @@ from pipeline.baseline import BaselinePlan, Record
 from pipeline.blessing import BlessingBar, HoldoutCheck, imbalance_warning
 from pipeline.evaluation import EvaluationSummary, summarize
 from pipeline.verdict import explain
+from tastebud.review_health import DataHealth, find_health
 
 
 class ReviewError(RuntimeError):
@@ -48,6 +49,7 @@ class Review:
     warnings: list[str] = field(default_factory=list)
     holdout: HoldoutCheck | None = None  # the eval split's floor
     cv_correct: int | None = None  # right out-of-fold answers
+    health: DataHealth | None = None  # the DataHealth component's report; None for runs without it
 
     @property
     def verdict(self) -> str:
@@ -173,6 +175,7 @@ def build_review(output: str, run_id: str | None = None) -> Review:
         extra=_phone(runs),
         holdout=record.holdout if record else None,
         cv_correct=results.cv_correct(runs),
+        health=find_health(runs),
     )
 
 
@@ -196,4 +199,6 @@ def text_summary(review: Review) -> str:
     lines.append(f"  pushed to: {review.pushed_to or 'nothing pushed by this run'}")
     if review.extra.get("phone"):
         lines += review.extra["phone"].lines()
+    if review.health:
+        lines.append(review.health.line())
     return "\n".join(lines)

@@ -28,6 +28,10 @@ def run(args: argparse.Namespace) -> int:
     report = write_report(review, Path(args.report or Path(args.output) / "review" / "review.html"))
     print(text_summary(review))
     print(f"report: {report.resolve()}")
+    if review.health:
+        from tastebud.review_health import copy_csv
+
+        print(f"data health: copied the full list to {copy_csv(review.health, report.parent).resolve()}")
     if args.open:
         import webbrowser
 

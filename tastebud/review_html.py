@@ -12,6 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pipeline import configs
 from pipeline.evaluation import count_text, rate_text
 from tastebud.review import Review
+from tastebud.review_health import TOP, gallery
+from tastebud.thumbnails import thumbnail
 
 TEMPLATES = Path(__file__).parent / "templates"
 THUMBNAIL = 160
@@ -45,24 +47,16 @@ def confusion_heatmap(confusion: np.ndarray, labels: list[str]) -> str:
     return uri
 
 
-def thumbnail(image: bytes) -> str:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(image)) as im:
-        im = im.convert("RGB")
-        im.thumbnail((THUMBNAIL, THUMBNAIL))
-        buffer = io.BytesIO()
-        im.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def render(review: Review) -> str:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("review.html.j2").render(
         review=review,
         evaluation=review.evaluation,
         heatmap=confusion_heatmap(review.evaluation.confusion, review.evaluation.labels),
-        mistakes=[(m, thumbnail(m.image)) for m in review.mistakes],
+        mistakes=[(m, thumbnail(m.image, THUMBNAIL)) for m in review.mistakes],
+        health=review.health,
+        health_gallery=gallery(review.health) if review.health else [],
+        health_top=TOP,
         count_text=count_text,
         rate_text=rate_text,
         confidence=configs.INTERVAL_CONFIDENCE,

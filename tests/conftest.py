@@ -21,6 +21,18 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "flowers_small"
 ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and reports kept from test runs
 MODEL_NAME = "tastebud"
+# Debian's headless Chromium, driven by Playwright (the browser tests)
+CHROMIUM = os.environ.get("TASTEBUD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -155,3 +167,21 @@ def standin(request, flowers):
     version = TF_SERVING if request.param == "tf_serving" else vertex_runtime()
     with serving(version, MODEL_NAME, flowers["serving"]) as server:
         yield server
+
+
+@pytest.fixture()
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium not found at {CHROMIUM}; make setup installs Debian's chromium into the environment")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture()
+def phone(browser):
+    """Chromium's device emulation of a 390 x 844 phone screen (CSS pixels, 3x density, touch)."""
+    return browser.new_page(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)

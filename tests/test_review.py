@@ -8,7 +8,7 @@ import pytest
 from pipeline import results
 from tastebud.cli import main as cli
 from tastebud.review import build_review
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,6 @@ The server is the real app under uvicorn on loopback, backed by the pushed model
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
@@ -18,20 +17,9 @@ from playwright.sync_api import expect
 from tastebud.clients import LocalClient
 from tastebud.web.app import create_app
 from tastebud.web.batching import BatchingParams
-from tests.conftest import eval_examples
+from tests.conftest import PHONE, eval_examples
 
 pytestmark = pytest.mark.slow
-CHROMIUM = os.environ.get("TASTEBUD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE = {"width": 390, "height": 844}
 EVIL_NAME = '"><script>window.pwned=1</script><img src=x onerror="window.pwned=2">.jpg'
 
 
@@ -53,26 +41,8 @@ def server_url(flowers):
 
 
 @pytest.fixture()
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"Chromium not found at {CHROMIUM}; make setup installs Debian's chromium into the environment")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture()
 def page(browser):
     return browser.new_page(viewport={"width": 1000, "height": 900})
-
-
-@pytest.fixture()
-def phone(browser):
-    """Chromium's device emulation of a 390 x 844 phone screen (CSS pixels, 3x density, touch)."""
-    return browser.new_page(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
 
 
 def test_upload_a_photo_and_read_the_label(server_url, page, flowers, artifacts_dir):
