@@ -75,14 +75,15 @@ def head_seed(x, y, x_test, y_test, num_classes) -> float:
 
 def early_stopping(x, y, x_test, y_test, num_classes) -> float:
     """The search space's defaults; epochs = the peak of held-out accuracy on a 20% slice of train."""
-    from models.head import CurveTrainer, fit_head
+    from models.fold_trainer import cross_validate_head
+    from models.head import fit_head
     from models.tuning import best_epoch, stratified_folds
     from pipeline import configs
 
     hp = {**configs.HYPERPARAMETERS, **{k: d for k, (_, d) in configs.SEARCH_SPACE.items()}}
     hp["epochs"] = configs.TUNER_MAX_EPOCHS
     held_out = stratified_folds(y, 5, SEED) == 0
-    curve = CurveTrainer(x.shape[1], num_classes, hp).curve(x[~held_out], y[~held_out], x[held_out], y[held_out])
+    curve = cross_validate_head(x, y, num_classes, hp, np.where(held_out, 0, 1))[0][0]  # the model without fold 0
     hp["epochs"] = best_epoch(curve, configs.TUNER_SELECT_BY) + 1
     return _accuracy(fit_head(x, y, num_classes, hp), x_test, y_test)
 

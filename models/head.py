@@ -1,6 +1,7 @@
 """The head on the bottleneck embeddings, shared by the Tuner, the Trainer and bench/.
 
-One procedure everywhere, so cross-validation scores what the Trainer will do:
+One procedure everywhere, so cross-validation (models/fold_trainer.py, the same steps for all
+folds at once) scores what the Trainer (fit_head, Keras fit) will do:
   [dropout ->] (dense ReLU -> dropout ->) dense softmax, L2 on the dense kernels,
   Adam, minibatches of `batch_size`, `epochs` passes over the data.
 hidden_units = 0 drops the hidden layer (softmax regression on the embedding);
@@ -48,55 +49,6 @@ def build_head(embedding_size: int, num_classes: int, hp: dict) -> tf_keras.Mode
         steps_per_execution=STEPS_PER_EXECUTION,
     )
     return model
-
-
-class CurveTrainer:
-    """fit_head's procedure as one compiled graph, for cross-validation: fast, no Keras fit loop.
-
-    Per epoch: a seeded shuffle, minibatches of hp["batch_size"] (the last one partial),
-    Adam on mean cross-entropy + L2, then held-out accuracy and cross-entropy in one
-    forward pass. The
-    graph is traced once per hyperparameter set; each fold restarts from the same
-    initial weights and a zeroed optimizer.
-    """
-
-    def __init__(self, embedding_size: int, num_classes: int, hp: dict):
-        tf_keras.utils.set_random_seed(hp["seed"])
-        self.hp = hp
-        self.model = build_head(embedding_size, num_classes, hp)
-        self.optimizer = self.model.optimizer
-        self.optimizer.build(self.model.trainable_variables)
-        self.initial = [v.numpy() for v in self.model.variables]
-        spec = [tf.TensorSpec([None, embedding_size], tf.float32), tf.TensorSpec([None], tf.int64)]
-        self._train = tf.function(self._epochs, input_signature=spec * 2)
-
-    def _epochs(self, x, y, x_held_out, y_held_out):
-        n, batch = tf.shape(x)[0], self.hp["batch_size"]
-        loss_fn = tf_keras.losses.SparseCategoricalCrossentropy()
-        curve = tf.TensorArray(tf.float32, size=self.hp["epochs"], element_shape=[2])
-        for epoch in tf.range(self.hp["epochs"]):
-            order = tf.random.experimental.stateless_shuffle(tf.range(n), seed=[self.hp["seed"], epoch])
-            for start in tf.range(0, n, batch):
-                index = order[start : start + batch]
-                with tf.GradientTape() as tape:
-                    loss = loss_fn(tf.gather(y, index), self.model(tf.gather(x, index), training=True))
-                    loss += tf.add_n(self.model.losses) if self.model.losses else 0.0
-                variables = self.model.trainable_variables
-                self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-            scores = self.model(x_held_out, training=False)
-            accuracy = tf.reduce_mean(tf.cast(tf.argmax(scores, axis=1) == y_held_out, tf.float32))
-            curve = curve.write(epoch, tf.stack([accuracy, loss_fn(y_held_out, scores)]))
-        return curve.stack()
-
-    def curve(self, x: np.ndarray, y: np.ndarray, x_held_out: np.ndarray, y_held_out: np.ndarray) -> np.ndarray:
-        """Trains from the initial weights on (x [n, d], y [n]).
-
-        Returns [epochs, 2]: held-out accuracy and mean cross-entropy after each epoch."""
-        for variable, value in zip(self.model.variables, self.initial, strict=True):
-            variable.assign(value)
-        for variable in self.optimizer.variables():
-            variable.assign(tf.zeros_like(variable))
-        return self._train(x, y, x_held_out, y_held_out).numpy()
 
 
 def fit_head(

@@ -4,8 +4,8 @@ The OutOfFold component runs k-fold cross-validation of the chosen head (the Tun
 best hyperparameters, else configs.HYPERPARAMETERS) on the cached Transform embeddings
 of every labelled photo, train and eval splits together (no photo is embedded again).
 Each photo is predicted by the fold model that never saw it. The folds are stratified
-and seeded (configs.CV_FOLDS, configs.CV_SEED); each fold trains as models/head.py's
-CurveTrainer does, for the chosen number of epochs.
+and seeded (configs.CV_FOLDS, configs.CV_SEED); the folds train together
+(models/fold_trainer.py), each for the chosen number of epochs.
 
 The artefact is an `Examples` artefact with one split, "oof": gzipped tf.Examples with
 the photo's `key` (its URI), `label`, `label_index`, `fold` and `scores` (the full
@@ -44,16 +44,10 @@ class OutOfFoldPredictions:
 
 
 def out_of_fold_scores(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
-    """Scores [n, classes]: each photo's from the head trained on the other folds."""
-    from models.head import CurveTrainer
+    """Scores [n, classes]: each photo's from the head trained on the other folds, all folds at once."""
+    from models.fold_trainer import cross_validate_head
 
-    trainer = CurveTrainer(x.shape[1], num_classes, hp)
-    scores = np.zeros((len(y), num_classes), np.float32)
-    for fold in np.unique(folds):
-        held = folds == fold
-        trainer.curve(x[~held], y[~held], x[held], y[held])  # trains from the same initial weights each fold
-        scores[held] = trainer.model(x[held], training=False).numpy()
-    return scores
+    return cross_validate_head(x, y, num_classes, hp, folds)[1]
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, k: int, seed: int) -> tuple:

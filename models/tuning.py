@@ -3,9 +3,11 @@
 Every trial scores one set of hyperparameters (hidden units, including 0 = no hidden
 layer; dropout; L2; learning rate) by stratified k-fold cross-validation on the TRAIN
 split's embeddings, loaded into memory once (Transform already computed them, so a
-fit takes about a second). Each fold trains for up to TUNER_MAX_EPOCHS and records the
-held-out accuracy after every epoch; the trial's epochs are the peak of the mean curve
-(early stopping chosen by cross-validation) and its score is the accuracy there. The
+fit takes about a second). The folds train together (models/fold_trainer.py) for up to
+TUNER_MAX_EPOCHS, stopping TUNER_PATIENCE epochs after the folds' mean held-out loss last
+improved, and record the held-out accuracy and loss after every epoch; the trial's epochs
+are the peak of the mean curve (early stopping chosen by cross-validation) and its score
+is the value there. The
 eval split is never read: it stays the Evaluator's.
 
 The oracle is KerasTuner's random search, seeded, whose first trial is the defaults in
@@ -28,7 +30,8 @@ from keras_tuner.engine import base_tuner
 from keras_tuner.engine import trial as trial_module
 from tfx import v1 as tfx
 
-from models.head import CurveTrainer, load_embeddings, make_deterministic
+from models.fold_trainer import cross_validate_head
+from models.head import load_embeddings, make_deterministic
 from pipeline import configs
 from tastebud import quiet
 
@@ -84,11 +87,12 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return folds
 
 
-def cv_curve(x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray) -> np.ndarray:
-    """Held-out [accuracy, cross-entropy] after each epoch, per fold: [folds, epochs, 2]."""
-    trainer = CurveTrainer(x.shape[1], num_classes, hp)
-    curves = [trainer.curve(x[folds != f], y[folds != f], x[folds == f], y[folds == f]) for f in np.unique(folds)]
-    return np.array(curves)
+def cv_curve(
+    x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray, patience: int | None = None
+) -> np.ndarray:
+    """Held-out [accuracy, cross-entropy] after each epoch, per fold: [folds, epochs, 2]. With
+    patience, the epochs stop once the mean held-out loss has not improved for that many."""
+    return cross_validate_head(x, y, num_classes, hp, folds, patience)[0]
 
 
 def simplest_within_one_se(trials: list) -> object:
@@ -110,16 +114,17 @@ def best_epoch(curve: np.ndarray, select_by: str) -> int:
 class HeadTuner(base_tuner.BaseTuner):
     """Scores each trial by k-fold CV of models.head's procedure; fit args: x [n, d], y [n]."""
 
-    def __init__(self, num_classes: int, folds: int, fixed: dict, select_by: str, **kwargs):
+    def __init__(self, num_classes: int, folds: int, fixed: dict, select_by: str, patience: int | None, **kwargs):
         super().__init__(**kwargs)
         self.num_classes, self.folds, self.fixed, self.select_by = num_classes, folds, fixed, select_by
+        self.patience = patience
 
     def run_trial(self, trial, x: np.ndarray, y: np.ndarray, verbose: int = 1) -> dict:
         """verbose: KerasTuner's display level, set by search(); the CV fits themselves are silent."""
         started = time.monotonic()
         hp = {**self.fixed, **trial.hyperparameters.values}
         folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
-        per_fold = cv_curve(x, y, self.num_classes, hp, folds)
+        per_fold = cv_curve(x, y, self.num_classes, hp, folds, self.patience)
         curve = per_fold.mean(axis=0)
         best = best_epoch(curve, self.select_by)
         loss_se = float(per_fold[:, best, 1].std() / np.sqrt(len(per_fold)))
@@ -146,7 +151,7 @@ class HeadTuner(base_tuner.BaseTuner):
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
     """The tuner with configs' defaults; settings may override folds, max_trials, budget_s (None: no
-    time limit), seed, max_epochs. The seed drives the oracle's sampling and every trial's folds and fits."""
+    time limit), seed, max_epochs, patience. The seed drives the oracle's sampling and every trial's folds and fits."""
     s = {
         "folds": configs.TUNER_FOLDS,
         "max_trials": configs.TUNER_MAX_TRIALS,
@@ -154,6 +159,7 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         "seed": configs.TUNER_SEED,
         "max_epochs": configs.TUNER_MAX_EPOCHS,
         "select_by": configs.TUNER_SELECT_BY,
+        "patience": configs.TUNER_PATIENCE,
         **(settings or {}),
     }
     oracle = BudgetedRandomSearch(
@@ -168,7 +174,14 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
     fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
     fixed["seed"] = s["seed"]  # folds, initial weights, dropout and shuffling of every trial
     return HeadTuner(
-        num_classes, s["folds"], fixed, s["select_by"], oracle=oracle, directory=directory, project_name="head"
+        num_classes,
+        s["folds"],
+        fixed,
+        s["select_by"],
+        s["patience"],
+        oracle=oracle,
+        directory=directory,
+        project_name="head",
     )
 
 

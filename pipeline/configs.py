@@ -49,6 +49,9 @@ TUNER_MAX_TRIALS = 12  # the search's budget: this many trials on every machine 
 # default: a wall-clock budget makes the search, so the model, depend on the machine's speed and load.
 TUNER_BUDGET_SECONDS: float | None = None
 TUNER_MAX_EPOCHS = 60  # each trial trains this long per fold; the CV curve picks the epochs
+# ...or stops sooner: once the folds' mean held-out loss has not improved for this many epochs
+# (None: always TUNER_MAX_EPOCHS). Trials that peak early then cost a fraction of the epochs.
+TUNER_PATIENCE: int | None = 15
 TUNER_SEED = SEED
 # What picks a trial's epochs and the best trial: mean held-out cross-entropy ("loss"),
 # smoother than accuracy on small folds, or accuracy ("accuracy").
