@@ -56,7 +56,7 @@ def copies(data: bytes) -> dict[str, bytes]:
 
 
 def distribution(values: list[int]) -> dict:
-    p = np.percentile(values, [50, 90, 99]).tolist()
+    p = [round(float(v), 1) for v in np.percentile(values, [50, 90, 99])]
     return {"n": len(values), "min": min(values), "p50": p[0], "p90": p[1], "p99": p[2], "max": max(values)}
 
 

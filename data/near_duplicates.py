@@ -43,20 +43,27 @@ FILE, HEADER = report.NEAR_DUPLICATES_FILE, ("uri", "label", "group", "kept_with
 
 
 def perceptual_hasher():
-    """A function encoded bytes -> 64-bit pHash (int) of the upright image; one per process or DoFn."""
+    """A function encoded bytes -> 64-bit pHash (int) of the upright image (None if it cannot be
+    decoded); one per process or DoFn. Single-threaded callers (it takes fd 2 for each decode)."""
     import imagehash
     import tensorflow as tf
     from PIL import Image
 
     from preprocessing.images import decode_upright
+    from tastebud.quiet import native_stderr_quiet
 
     decode = tf.function(
         lambda encoded: decode_upright(encoded, HASH_SIZE), input_signature=[tf.TensorSpec([], tf.string)]
     )
 
-    def phash(data: bytes) -> int:
-        image = Image.fromarray(decode(tf.constant(data)).numpy())
-        return int(str(imagehash.phash(image)), 16)
+    def phash(data: bytes) -> int | None:
+        try:
+            with native_stderr_quiet():  # libjpeg's warnings: ReadAndCheck already put them in notes.csv
+                pixels = decode(tf.constant(data)).numpy()
+        except tf.errors.OpError as e:  # checked as decodable already; never expected, never fatal
+            logging.warning("near duplicates: no hash, the upright decode failed: %s", e)
+            return None
+        return int(str(imagehash.phash(Image.fromarray(pixels))), 16)
 
     return phash
 
@@ -148,7 +155,9 @@ class HashPhotos(beam.DoFn):
 
     def process(self, record):
         sha, uri, label, data = record
-        yield uri, self.phash(data), sha, label
+        value = self.phash(data)
+        if value is not None:
+            yield uri, value, sha, label
 
 
 class FindGroups(beam.PTransform):

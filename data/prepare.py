@@ -2,10 +2,11 @@
 
 A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 
-    list inputs (skipping system files) -> read + check each image
-      -> group by content hash (dedupe) -> split per class by content hash
+    list inputs (skipping system files, --exclude) -> read + check each image
+      -> group by content hash (dedupe) -> group near duplicates (data.near_duplicates)
+      -> split per class by content hash, each near-duplicate group whole
       -> write sorted, sharded, gzipped TFRecords (Beam's FileSystems: local or gs://),
-         rejected.csv and notes.csv (photos written despite a decoder warning)
+         rejected.csv, notes.csv (photos written despite a decoder warning), near_duplicates.csv
 then, on the launcher, read the output back and prove input = written + rejected +
 skipped (data.accounting), and only then write skipped.csv, dict.txt and summary.json.
 
