@@ -28,6 +28,7 @@ from data import near_duplicates
 RESULTS = Path(__file__).with_name("results_near_duplicates.json")
 MUST_GROUP = ("resize 50%", "resize 75%", "quality 40", "quality 60")
 CROPS = ("crop 5%", "crop 10%")
+REPEATS = 3
 
 
 def _jpeg(image: Image.Image, quality: int = 90) -> bytes:
@@ -64,11 +65,14 @@ def main() -> None:
     photos = sorted(SAMPLE.glob("*/*.jpg"))
     phash = near_duplicates.perceptual_hasher()
     phash(photos[0].read_bytes())  # trace the decode once
-    originals, distances = {}, {name: [] for name in MUST_GROUP + CROPS}
-    start = time.perf_counter()
-    for path in photos:
-        originals[path] = phash(path.read_bytes())
-    ms_per_photo = (time.perf_counter() - start) * 1000 / len(photos)
+    distances = {name: [] for name in MUST_GROUP + CROPS}
+    encoded = {path: path.read_bytes() for path in photos}
+    passes = []
+    for _ in range(REPEATS):  # the best pass: the machine may be shared
+        start = time.perf_counter()
+        originals = {path: phash(data) for path, data in encoded.items()}
+        passes.append((time.perf_counter() - start) * 1000 / len(photos))
+    ms_per_photo = min(passes)
     for path in photos:
         for name, data in copies(path.read_bytes()).items():
             distances[name].append(near_duplicates.hamming(phash(data), originals[path]))
@@ -84,7 +88,8 @@ def main() -> None:
         "what": "pHash (64 bit) Hamming distance of each copy to its original, and between distinct photos of a class",
         "photos": len(photos),
         "machine": machine_facts(),
-        "hash_ms_per_photo": round(ms_per_photo, 2),
+        "hash_ms_per_photo": round(ms_per_photo, 2),  # decode upright at >= 64 px + pHash, bytes in memory
+        "hash_ms_per_photo_passes": [round(p, 2) for p in passes],
         "hours_for_1M_photos_on_one_core": round(ms_per_photo * 1e6 / 3.6e6, 2),
         "copies": {name: distribution(values) for name, values in distances.items()},
         "distinct_pairs_same_class": {"n": len(distinct), "lowest": distinct[:10], **distribution(distinct)},
