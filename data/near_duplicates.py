@@ -15,6 +15,8 @@ pairwise: each member is compared with the bucket's first member (by URI) only, 
 bucket is logged, so the cost stays linear. The confirmed edges are few; one worker joins
 them with union-find into groups (connected components). A group's representative is its
 member with the shortest URI (ties: the first by name), as for byte-identical duplicates.
+Groups ignore labels: a copy filed under another class still follows its representative's
+split (near_duplicates.csv shows each member's own label). Nothing is dropped here.
 """
 
 from __future__ import annotations
