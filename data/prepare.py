@@ -2,10 +2,11 @@
 
 A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 
-    list inputs (skipping system files) -> read + check each image
-      -> group by content hash (dedupe) -> split per class by content hash
+    list inputs (skipping system files, --exclude) -> read + check each image
+      -> group by content hash (dedupe) -> group near duplicates (data.near_duplicates)
+      -> split per class by content hash, each near-duplicate group whole
       -> write sorted, sharded, gzipped TFRecords (Beam's FileSystems: local or gs://),
-         rejected.csv and notes.csv (photos written despite a decoder warning)
+         rejected.csv, notes.csv (photos written despite a decoder warning), near_duplicates.csv
 then, on the launcher, read the output back and prove input = written + rejected +
 skipped (data.accounting), and only then write skipped.csv, dict.txt and summary.json.
 
@@ -29,7 +30,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
 
-from data import accounting, report, sources
+from data import accounting, exclude, near_duplicates, report, sources
 from data.progress import Progress
 from data.records import write_records
 from data.validate import DEFAULT_MAX_PIXELS, check_image
@@ -47,6 +48,7 @@ class PrepareConfig:
     seed: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
     labels: tuple[str, ...] | None = None  # a given dict.txt: other labels are rejected
+    exclude: str | None = None  # a CSV with a uri column: those inputs are skipped (data.exclude)
     beam_args: list[str] = field(default_factory=list)
 
 
@@ -58,13 +60,15 @@ def assign_splits(element, seed: int, eval_fraction: float):
     """Per class: order images by hash(seed, content); the first round(n * fraction) go to eval.
 
     Stratified, so every class is represented in eval in proportion, and a pure function
-    of the class's contents and the seed, so reruns give the same split.
+    of the class's contents and the seed, so reruns give the same split. A unit is a sha
+    or (sha, size): a near-duplicate group (data.near_duplicates) goes whole into one split.
     """
-    _label, shas = element
-    ordered = sorted(set(shas), key=lambda sha: split_rank(sha, seed))
-    n_eval = int(len(ordered) * eval_fraction + 0.5)
-    for position, sha in enumerate(ordered):
-        yield sha, EVAL if position < n_eval else TRAIN
+    _label, units = element
+    ordered = sorted({(u, 1) if isinstance(u, str) else tuple(u) for u in units}, key=lambda u: split_rank(u[0], seed))
+    n_eval, taken = int(sum(size for _, size in ordered) * eval_fraction + 0.5), 0
+    for sha, size in ordered:
+        yield sha, EVAL if taken < n_eval else TRAIN
+        taken += size if taken < n_eval else 0
 
 
 def read_error_reason(error: Exception) -> str:
@@ -209,16 +213,17 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, listing: sources.Listin
         | "GroupByContent" >> beam.GroupByKey()
         | "Dedupe" >> beam.FlatMap(resolve_duplicates).with_outputs(ReadAndCheck.REJECTED, main="kept")
     )
+    groups = beam.pvalue.AsSingleton(unique.kept | "NearDuplicates" >> near_duplicates.FindGroups(cfg.out))
     splits = (
         unique.kept
-        | "ShaByLabel" >> beam.Map(lambda r: (r[2], r[0]))
+        | "UnitByLabel" >> beam.FlatMap(near_duplicates.split_unit, groups)
         | "GroupByLabel" >> beam.GroupByKey()
         | "AssignSplits" >> beam.FlatMap(assign_splits, cfg.seed, cfg.eval_fraction)
     )
     _ = (
-        {"record": unique.kept | "BySha" >> beam.Map(lambda r: (r[0], r)), "split": splits}
+        {"record": unique.kept | "ByUnit" >> beam.Map(near_duplicates.unit_sha, groups), "split": splits}
         | "JoinSplit" >> beam.CoGroupByKey()
-        | "Keyed" >> beam.Map(lambda kv: (kv[1]["split"][0], kv[1]["record"][0]))
+        | "Keyed" >> beam.FlatMap(lambda kv: ((kv[1]["split"][0], r) for r in kv[1]["record"]))
         | "ToShards"
         >> beam.Map(lambda kv: ((kv[0], int(kv[1][0][:8], 16) % shards), (kv[1][0], make_example(*kv[1][1:]))))
         | "GroupShards" >> beam.GroupByKey()
@@ -271,7 +276,7 @@ def run(cfg: PrepareConfig) -> dict:
       accounting.AccountingError: the output does not hold exactly the listed inputs;
         dict.txt and summary.json are then not written, so nothing can train on it.
     """
-    listing = sources.list_source(cfg.source)
+    listing = exclude.apply(sources.list_source(cfg.source), cfg.exclude)
     report.refuse_single_class(listing, cfg.source)
     options = PipelineOptions(cfg.beam_args or default_beam_args())
     check_runner(options)
@@ -290,7 +295,7 @@ def run(cfg: PrepareConfig) -> dict:
     accounting.check(listing, cfg.source, written, rejected)
     labels = list(cfg.labels) if cfg.labels is not None else sorted({w.label for w in written})
     noted = accounting.read_rejected(f"{cfg.out}/{report.NOTES_FILE}")
-    summary = report.build_summary(listing, written, rejected, labels, noted)
+    summary = report.build_summary(listing, written, rejected, labels, noted) | near_duplicates.read_counts(cfg.out)
     assert summary["input"] == summary["written"] + summary["rejected"] + summary["skipped"], summary
     report.write_outputs(cfg.out, summary, listing.skipped)
     return summary

@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-pixels", type=int, default=None, help="reject images with more pixels (default 201,326,592 = 200 MP)"
     )
     p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
+    p.add_argument("--exclude", help="a CSV with a uri column (e.g. near_duplicates.csv): skip those inputs")
     p.add_argument(
         "--max-rejected-fraction",
         type=float,
@@ -34,7 +35,7 @@ def _read_labels(path: str) -> tuple[str, ...]:
         return tuple(normalise_label(line) for line in f if line.strip())
 
 
-def format_summary(summary: dict) -> str:
+def format_summary(summary: dict, out: str = "DATA_DIR") -> str:
     lines = [f"{'class':<20} {'train':>7} {'eval':>7}"]
     for label, counts in summary["classes"].items():
         lines.append(f"{label:<20} {counts['train']:>7} {counts['eval']:>7}")
@@ -43,6 +44,11 @@ def format_summary(summary: dict) -> str:
         f"input {summary['input']} = written {summary['written']} + rejected {summary['rejected']}"
         f" + skipped {summary['skipped']}"
     )
+    if summary.get("near_duplicates"):
+        lines.append(
+            f"{summary['near_duplicates']} near-duplicate photos in {summary['near_duplicate_groups']} groups "
+            f"(each group kept in one split): see {out}/near_duplicates.csv"
+        )
     lines += [f"note: {n}" for n in summary.get("notes", [])]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
@@ -63,12 +69,13 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
         labels=_read_labels(args.labels) if args.labels else None,
+        exclude=args.exclude,
         beam_args=list(args.beam_args),
     )
     summary, code = run_job(prepare.run, cfg)
     if summary is None:
         return code
-    print(format_summary(summary))
+    print(format_summary(summary, cfg.out))
     if summary["rejected"]:
         print(f"{summary['rejected']} rejected: see {cfg.out}/{report.REJECTED_FILE} for the reasons", file=sys.stderr)
     if summary["skipped"]:

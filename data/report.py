@@ -20,7 +20,8 @@ MIN_IMAGES_PER_CLASS = 10
 MAX_CLASS_IMBALANCE = 3.0  # warn when the largest class has more than this many times the smallest
 DICT_FILE, REJECTED_FILE, SKIPPED_FILE, SUMMARY_FILE = "dict.txt", "rejected.csv", "skipped.csv", "summary.json"
 NOTES_FILE, NOTES = "notes.csv", ("uri", "note")  # photos written despite a decoder warning
-OUTPUT_FILES = (DICT_FILE, REJECTED_FILE, SKIPPED_FILE, NOTES_FILE, SUMMARY_FILE)
+NEAR_DUPLICATES_FILE = "near_duplicates.csv"  # data.near_duplicates: similar photos, kept in one split
+OUTPUT_FILES = (DICT_FILE, REJECTED_FILE, SKIPPED_FILE, NOTES_FILE, NEAR_DUPLICATES_FILE, SUMMARY_FILE)
 
 
 def write_text(path: str, text: str) -> None:
@@ -34,8 +35,8 @@ def read_text(path: str) -> str:
         return f.read().decode("utf-8")
 
 
-def write_rows(path: str, rows: list[tuple[str, str]], header: tuple[str, str] = ("uri", "reason")) -> None:
-    """A uri,reason CSV, sorted (rejected.csv, skipped.csv; notes.csv: uri,note)."""
+def write_rows(path: str, rows: list[tuple], header: tuple[str, ...] = ("uri", "reason")) -> None:
+    """A uri,reason CSV, sorted (rejected.csv, skipped.csv; notes.csv: uri,note; near_duplicates.csv)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -46,7 +47,7 @@ def write_rows(path: str, rows: list[tuple[str, str]], header: tuple[str, str] =
 class WriteRows(beam.PTransform):
     """A PCollection of (uri, text) pairs -> one sorted CSV file (rejected.csv, notes.csv)."""
 
-    def __init__(self, path: str, header: tuple[str, str] = ("uri", "reason")):
+    def __init__(self, path: str, header: tuple[str, ...] = ("uri", "reason")):
         super().__init__()
         self.path, self.header = path, header
 

@@ -90,14 +90,23 @@ def _blobs(rng: np.random.Generator) -> np.ndarray:
     return pixels + rng.normal(0, 10, pixels.shape)
 
 
-def class_folders(root: Path, labels: list[str], per_class: int, seed: int = 0) -> list[tuple[Path, str]]:
-    """(path, label) of `per_class` distinct small photos in root/<label>/NN.jpg for each label."""
+def smooth_noise(rng: np.random.Generator) -> np.ndarray:
+    """A [SIZE, SIZE, 3] picture of random colours on a 6 x 6 grid, smoothly interpolated, with
+    grain: low-frequency content that differs per draw, so perceptual hashes are ~32 bits apart."""
+    grid = Image.fromarray(rng.uniform(0, 255, (6, 6, 3)).astype(np.uint8))
+    pixels = np.asarray(grid.resize((SIZE, SIZE), Image.Resampling.BICUBIC), np.float32)
+    return pixels + rng.normal(0, 6, pixels.shape)
+
+
+def class_folders(root: Path, labels: list[str], per_class: int, seed: int = 0, draw=_blobs) -> list[tuple[Path, str]]:
+    """(path, label) of `per_class` distinct small photos in root/<label>/NN.jpg for each label,
+    each drawn by `draw` (rng -> pixels: _blobs, or smooth_noise for photos no pHash confuses)."""
     rng = np.random.default_rng(seed)
     rows = []
     for label in labels:
         for i in range(per_class):
             path = root / label / f"{i:02d}.jpg"
-            _jpeg(_blobs(rng), path)
+            _jpeg(draw(rng), path)
             rows.append((path, label))
     return rows
 

@@ -131,6 +131,19 @@ def test_prepare_from_gs_to_gs_writes_what_a_local_run_writes(gcs, gs_data, phot
     assert remote["input"] == remote["written"] + remote["rejected"] + remote["skipped"] == 30
 
 
+def test_prepare_excludes_what_a_gs_csv_lists(gcs, gs_data):
+    """--exclude gs://...csv is read through Beam's FileSystems; near_duplicates.csv is written there too."""
+    assert report.read_text(f"{gs_data}/{report.NEAR_DUPLICATES_FILE}").startswith("uri,label,group,kept_with,distance")
+    dropped = f"{gcs}/photos/daisy/00.jpg"
+    report.write_text(f"{gcs}/drop.csv", f"uri,label,group,kept_with,distance\n{dropped},daisy,1,x,2\n")
+    out = f"{gcs}/data_excluded"
+    assert cli(["prepare", f"{gcs}/photos", "--out", out, "--exclude", f"{gcs}/drop.csv"]) == 0
+    assert accounting.read_rejected(f"{out}/{report.SKIPPED_FILE}") == [
+        (dropped, f"skipped: excluded by {gcs}/drop.csv")
+    ]
+    assert dropped not in {w.key for w in accounting.read_written(out)}
+
+
 @pytest.mark.slow
 def test_batch_predict_from_gs_to_gs(flowers, gcs, sample_dir, tmp_path, capsys):
     from tastebud.inference import LocalModel

@@ -26,11 +26,14 @@ N_PHOTOS, N_CLASSES = 1000, 10
 
 
 def _jpeg(seed: int, size: tuple[int, int] = (160, 120), exif: bool = False) -> bytes:
-    """A distinct photo-like JPEG (smooth gradients plus noise), tens of KB."""
+    """A distinct photo-like JPEG (smooth gradients, random low-frequency colour, noise), tens of KB.
+    The random colour field keeps photos perceptually apart: no two are near duplicates."""
     rng = np.random.default_rng(seed)
     w, h = size
     y, x = np.mgrid[0:h, 0:w]
     base = np.stack([(x * (seed % 7 + 1)) % 256, (y * 2 + seed) % 256, (x + y + seed * 3) % 256], -1)
+    field = Image.fromarray(rng.uniform(0, 255, (6, 6, 3)).astype(np.uint8)).resize(size, Image.Resampling.BICUBIC)
+    base = (base + np.asarray(field, np.float64)) / 2
     pixels = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     kwargs = {}
