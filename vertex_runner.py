@@ -189,6 +189,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         ),
         vertex_training=vertex_training_config(args) if args.vertex_training else None,
         vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
+        data_health=not args.no_data_health,
     )
     filename = f"{configs.PIPELINE_NAME}_pipeline.json"
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

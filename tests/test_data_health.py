@@ -224,3 +224,33 @@ def test_blank_dark_and_blurry_frames():
     assert issues == {"sharp": [], "dark": ["dark"], "blurry": ["blurry"], "blank": ["blank"], "black": ["dark"]}
     stats = {name: [round(v, 1) for v in health.image_statistics(data)] for name, data in frames.items()}
     print(f"\n(mean, std, Laplacian variance): {stats}")
+
+
+def test_component_helpers_write_and_read_the_report(tmp_path):
+    from bench.common import write_examples
+    from local_runner import parse_args
+    from pipeline import data_health
+    from pipeline.results import Artifact, ComponentRun
+
+    black = _jpeg(Image.new("RGB", (64, 48), (0, 0, 0)))
+    files = [str(write_examples([("a.jpg", "roses", black), ("b.jpg", "tulips", _drawing())], tmp_path / "x.gz"))]
+    rows, photos = data_health.image_rows(files)
+    assert photos == 2 and [(r["uri"], r["issue"]) for r in rows] == [("a.jpg", "dark")]
+    assert data_health.prepare_rows(str(tmp_path)) == []
+    (tmp_path / health.PREPARE_DUPLICATES_FILE).write_text(
+        "uri,label,group,kept_with,distance\nc.jpg,roses,0,d.jpg,0\n"
+    )
+    rows += data_health.prepare_rows(str(tmp_path))
+    summary = data_health.write_report(str(tmp_path / "report"), health.sort_rows(rows), photos, 1.5)
+    assert summary == {
+        "counts": {"near_duplicate": 1, "dark": 1},
+        "photos": 2,
+        "seconds": 1.5,
+        "csv": str(tmp_path / "report" / health.CSV_FILE),
+    }
+    written = (tmp_path / "report" / health.CSV_FILE).read_text().splitlines()
+    assert written[1:] == ["c.jpg,roses,near_duplicate,,1.0,d.jpg", "a.jpg,roses,dark,,1.0,"]
+    run = ComponentRun("DataHealth", "COMPLETE", 1.0, {"report": [Artifact("r", {"counts": '{"dark": 1}'})]})
+    assert data_health.summary_line(run) == "data health: 1 blank/dark/blurry: see r/data_health.csv"
+    assert data_health.summary_line(None) is None
+    assert parse_args(["--no-data-health"]).no_data_health and not parse_args([]).no_data_health
