@@ -42,6 +42,10 @@ JSON_FILE = "data_health.json"
 PREPARE_DUPLICATES_FILE = "near_duplicates.csv"  # written by `tastebud prepare` (pHash pairs)
 HASH_BITS = 64
 
+# Set on tests/test_data_health.py's 600 Lite0 photos (the sample and two crops of each), measured
+# on hellinger() features: the highest robust z of a clean photo is 3.2, the planted noise image
+# and drawing 4.6 and 5.4; the closest clean pair (two overlapping crops of one photo) has cosine
+# 0.938, copies resized to 90% and recompressed (quality 85) 0.958 and above (quality 75 alone: 0.946).
 OUTLIER_K = 10  # neighbours for the OOD score (cleanlab's default)
 OUTLIER_Z = 4.0  # robust z-score of the mean k-NN cosine distance above which a photo is an outlier
 DUPLICATE_NEIGHBOURS = 5

@@ -165,8 +165,8 @@ def test_planted_faults_are_found_and_a_clean_set_raises_few_alarms(photos):
     assert blanks_found == len(photos["blanks"])
     assert off_topic_found == len(photos["off_topic"])
     non_label = sum(n for issue, n in clean_counts.items() if issue != "label")
-    assert non_label <= 3, clean_counts
-    assert clean_counts.get("label", 0) <= 0.1 * len(photos["clean"][0]), clean_counts
+    assert non_label <= 3, clean_counts  # measured: 0
+    assert clean_counts.get("label", 0) <= 0.08 * len(photos["clean"][0]), clean_counts  # measured: 32 of 600
 
 
 def test_report_csv_columns_and_order():
