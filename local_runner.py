@@ -73,7 +73,7 @@ def phone_settings(args: argparse.Namespace, base_directory: str) -> dict | None
 
 
 def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
-    """The blessing and tuning flags, shared with vertex_runner.py."""
+    """The blessing, tuning and data-health flags, shared with vertex_runner.py."""
     p.add_argument(
         "--min-accuracy",
         type=float,
@@ -93,6 +93,11 @@ def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
         help="start a new baseline: bless on the accuracy bar alone, without comparing with the last blessed model",
     )
     p.add_argument("--no-tune", action="store_true", help="no Tuner: train configs.HYPERPARAMETERS as they are")
+    p.add_argument(
+        "--no-data-health",
+        action="store_true",
+        help="no DataHealth report (suspect labels, near-duplicates, outliers, dark/blank/blurry photos)",
+    )
     p.add_argument(
         "--tuner-trials",
         type=int,
@@ -211,6 +216,7 @@ def run(args: argparse.Namespace) -> dict:
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
         phone=phone_settings(args, p["tflite"]),
+        data_health=not args.no_data_health,
     )
     global PROGRESS
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
@@ -241,8 +247,17 @@ def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str
         lines.append(f"pushed model: {pushed.properties.get('pushed_destination')}")
     else:
         lines.append(f"no model pushed by this run; serving dir unchanged: {serving_dir}")
+    lines += data_health_lines(runs)
     lines += phone_lines(runs)
     return "\n".join(lines)
+
+
+def data_health_lines(runs: dict) -> list[str]:
+    """DataHealth's counts in one line (runs without --no-data-health)."""
+    from pipeline.data_health import summary_line
+
+    line = summary_line(runs.get("DataHealth"))
+    return [line] if line else []
 
 
 def phone_lines(runs: dict) -> list[str]:

@@ -191,6 +191,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         vertex_training=vertex_training_config(args) if args.vertex_training else None,
         vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
         phone=phone_settings(args, f"{args.bucket}/tastebud/{configs.PHONE_DIR}/{configs.MODEL_NAME}"),
+        data_health=not args.no_data_health,
     )
     filename = f"{configs.PIPELINE_NAME}_pipeline.json"
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(

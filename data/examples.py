@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 from data.records import read_records
 from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
@@ -10,17 +11,17 @@ from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
 def read_examples(files: list[str], limit: int | None = None) -> list[tuple[str, str, bytes]]:
     """(key, label, encoded image) for each example, in file order."""
+    return list(itertools.islice(iter_examples(files), limit))
+
+
+def iter_examples(files: list[str]) -> Iterator[tuple[str, str, bytes]]:
+    """read_examples one example at a time, for sets too large to hold in memory."""
     from tensorflow.core.example.example_pb2 import Example
 
-    records = itertools.chain.from_iterable(read_records(path) for path in files)
-    rows = []
-    for record in itertools.islice(records, limit):
+    for record in itertools.chain.from_iterable(read_records(path) for path in files):
         feature = Example.FromString(record).features.feature
-        rows.append(
-            (
-                feature[KEY_KEY].bytes_list.value[0].decode(),
-                feature[LABEL_KEY].bytes_list.value[0].decode(),
-                feature[IMAGE_KEY].bytes_list.value[0],
-            )
+        yield (
+            feature[KEY_KEY].bytes_list.value[0].decode(),
+            feature[LABEL_KEY].bytes_list.value[0].decode(),
+            feature[IMAGE_KEY].bytes_list.value[0],
         )
-    return rows

@@ -85,7 +85,8 @@ def read(uri: str) -> OutOfFoldPredictions:
     return OutOfFoldPredictions(keys, np.array(labels, np.int64), np.array(scores, np.float32), np.array(folds))
 
 
-def _split_files(examples: standard_artifacts.Examples, split: str) -> str:
+def split_files(examples: standard_artifacts.Examples, split: str) -> str:
+    """The file pattern of one split of an Examples artefact."""
     return f"{artifact_utils.get_split_uri([examples], split)}/*"
 
 
@@ -112,7 +113,7 @@ def OutOfFold(  # noqa: N802 (a TFX component's name)
             tuned = json.load(f)
     hp = merge_hyperparameters(settings.get("hyperparameters", {}), tuned)
     spec = tft.TFTransformOutput(transform_graph.uri).transformed_feature_spec()
-    files = [_split_files(transformed_examples, split) for split in ("train", "eval")]
+    files = [split_files(transformed_examples, split) for split in ("train", "eval")]
     x, y, keys = load_transformed(files, spec)
     if settings.get("train_steps"):  # as the Trainer does: the step count over the data it trains on
         hp["epochs"] = epochs_for_steps(settings["train_steps"], len(y) - len(y) // settings["folds"], hp["batch_size"])

@@ -3,6 +3,7 @@
 ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
   -> Tuner (the head's hyperparameters, k-fold CV on train)
   -> OutOfFold (k-fold CV of the chosen head on train + eval: the blessing's evidence)
+     [-> DataHealth (suspect labels, near-duplicates, outliers, dark/blank/blurry: a report only)]
   -> Trainer (the head) -> Resolver (latest blessed)
   -> Evaluator (TFMA on the eval split: no significant shortfall, no regression)
   -> BlessingGate (the out-of-fold binomial bar and the Evaluator's verdict) -> Pusher
@@ -20,6 +21,7 @@ from tfx import v1 as tfx
 from models.export import EXAMPLES_SIGNATURE, LABEL_SIGNATURE, SCORES_OUTPUT
 from models.out_of_fold import OutOfFold
 from pipeline import configs
+from pipeline.data_health import DataHealth
 from pipeline.evaluation import TOP_K
 from pipeline.gate import COMPONENT_ID as GATE_ID
 from pipeline.gate import BlessingGate
@@ -52,12 +54,13 @@ def create_pipeline(
     vertex_training: dict | None = None,
     vertex_serving: dict | None = None,
     phone: dict | None = None,
+    data_health: bool = True,
 ) -> tfx.dsl.Pipeline:
     """The DAG. accuracy_bar: TFMA's lower bound on eval accuracy (pipeline/blessing.py's
     HoldoutCheck.lower_bound); cv_needed_correct of photo_count: the out-of-fold bar
     (BlessingBar.needed_correct, -1 when none can pass); compare_with_baseline=False leaves
     out the last blessed model (a new baseline, or the label set changed). tune=False
-    skips the Tuner."""
+    skips the Tuner; data_health=False the DataHealth report."""
     components = []
 
     # Reads the TFRecords written by `tastebud prepare`, keeping its train/eval split.
@@ -126,6 +129,19 @@ def create_pipeline(
         oof_args["hyperparameters"] = tuner.outputs["best_hyperparameters"]
     out_of_fold = OutOfFold(**oof_args)
     components.append(out_of_fold)
+
+    # Which photos look mislabelled, duplicated, off-topic or unusable: a report, not a gate.
+    if data_health:
+        components.append(
+            DataHealth(
+                out_of_fold=out_of_fold.outputs["predictions"],
+                transformed_examples=transform.outputs["transformed_examples"],
+                transform_graph=transform.outputs["transform_graph"],
+                examples=example_gen.outputs["examples"],
+                labels=json.dumps(labels),
+                data_root=data_dir,
+            )
+        )
 
     # Trains the head on the embeddings; exports image bytes -> label in one graph.
     trainer_args = dict(

@@ -39,6 +39,12 @@ def test_lite0_pipeline_blesses_and_pushes_an_accurate_model(flowers, artifacts_
     assert flowers["versions_after_first"] == [Path(pushed.properties["pushed_destination"]).name]
     trainer_logs = Path(runs["Trainer"].output("model_run").uri)
     assert list(trainer_logs.rglob("events.out.tfevents.*")), "no TensorBoard logs"
+    from data.health import COLUMNS, ISSUES
+
+    report = Path(runs["DataHealth"].output("report").uri)
+    assert (report / "data_health.csv").read_text().splitlines()[0] == ",".join(COLUMNS)
+    health = json.loads((report / "data_health.json").read_text())
+    assert health["photos"] == 200 and set(health["counts"]) <= set(ISSUES), health
     times = {k: round(r.seconds, 1) for k, r in runs.items()}
     (artifacts_dir / "e2e_lite0_times.json").write_text(
         json.dumps(

@@ -49,6 +49,7 @@ EDGES = [  # the DAG's dependencies (OutOfFold and Trainer may run in either ord
     ("Trainer", "Evaluator"),
     ("Evaluator", "BlessingGate"),
     ("OutOfFold", "BlessingGate"),
+    ("OutOfFold", "DataHealth"),
     ("BlessingGate", "Pusher"),
 ]
 

@@ -70,6 +70,7 @@ def test_all_components_in_dag_order(tmp_path, labels_file):
         "Tuner",
         "OutOfFold",
         "Trainer",
+        "DataHealth",
         "Evaluator",
         "BlessingGate",
         "Pusher",
@@ -77,9 +78,14 @@ def test_all_components_in_dag_order(tmp_path, labels_file):
     assert order.index("latest_blessed_model_resolver-model-resolver") < order.index("Evaluator")
 
 
+def test_no_data_health_leaves_the_report_out(tmp_path, labels_file):
+    order = vertex_runner.task_order(_compile(tmp_path, labels_file, "--no-data-health"))
+    assert "DataHealth" not in order and "OutOfFold" in order
+
+
 def test_every_task_uses_the_configured_image(tmp_path, labels_file):
     containers = [e["container"] for e in _executors(_compile(tmp_path, labels_file)).values() if "container" in e]
-    assert len(containers) == 9 and {c["image"] for c in containers} == {IMAGE}
+    assert len(containers) == 10 and {c["image"] for c in containers} == {IMAGE}
 
 
 def test_dataflow_args_reach_the_beam_components(tmp_path, labels_file):
