@@ -226,63 +226,6 @@ def run(args: argparse.Namespace) -> dict:
     return results.component_runs(store)
 
 
-def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str:
-    from pipeline import results
-
-    lines = ["component                         state      seconds"]
-    for node_id, r in runs.items():
-        lines.append(f"{node_id:<33} {r.state:<10} {r.seconds:7.1f}")
-    trainer, evaluator, pusher = runs.get("Trainer"), runs.get("Evaluator"), runs.get("Pusher")
-    if trainer and trainer.output("model_run"):
-        lines.append(f"TensorBoard logs: {trainer.output('model_run').uri}")
-    if runs.get("Tuner") and runs["Tuner"].output("tuner_results"):
-        lines.append(f"tuner trials: {runs['Tuner'].output('tuner_results').uri}/tuner_results.json")
-    if evaluator and evaluator.output("evaluation"):
-        verdict = "BLESSED" if results.is_blessed(runs) else "NOT blessed"
-        lines.append(f"evaluation: {evaluator.output('evaluation').uri} ({verdict})")
-        if labels is not None:
-            lines.append(explain_verdict(runs, labels))
-    pushed = pusher.output("pushed_model") if pusher else None
-    if pushed and pushed.properties.get("pushed"):
-        lines.append(f"pushed model: {pushed.properties.get('pushed_destination')}")
-    else:
-        lines.append(f"no model pushed by this run; serving dir unchanged: {serving_dir}")
-    lines += data_health_lines(runs)
-    lines += phone_lines(runs)
-    return "\n".join(lines)
-
-
-def data_health_lines(runs: dict) -> list[str]:
-    """DataHealth's counts in one line (runs without --no-data-health)."""
-    from pipeline.data_health import summary_line
-
-    line = summary_line(runs.get("DataHealth"))
-    return [line] if line else []
-
-
-def phone_lines(runs: dict) -> list[str]:
-    """PhoneExport's check in words (--tflite runs only)."""
-    from pipeline.phone import read_check
-
-    check = read_check(runs.get("PhoneExport"))
-    return check.lines() if check else []
-
-
-def explain_verdict(runs: dict, labels: list[str]) -> str:
-    """The blessing decision in words, from the run's evaluation, its evidence and its recorded bar."""
-    from pipeline import baseline, results
-    from pipeline.evaluation import summarize
-    from pipeline.verdict import explain
-
-    evaluation = runs["Evaluator"].output("evaluation")
-    summary = summarize(evaluation.uri, labels)
-    pipeline_root = evaluation.uri.rstrip("/").rsplit("/", 3)[0]  # <root>/Evaluator/evaluation/<id>, gs:// too
-    record = baseline.read_record(pipeline_root, runs["Evaluator"].run_id)
-    if record is None:
-        return summary.text()
-    return explain(record, summary, results.is_blessed(runs), results.cv_correct(runs))
-
-
 PROGRESS: quiet.ComponentProgress | None = None  # this run's component progress, once TFX starts
 
 
@@ -320,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a component failed: say which and why, keep the traceback short
         print(explain_failure(e, where["metadata"]), file=sys.stderr)
         return 1
+    from tastebud.run_report import report
+
     print(report(runs, where["serving"], read_labels(as_location(args.data))))
     print(f"total wall time: {time.monotonic() - started:.1f} s")
     return 0

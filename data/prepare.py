@@ -1,7 +1,6 @@
 """`tastebud prepare`: labelled photos -> validated tf.Example TFRecords, split 90/10.
 
 A Beam pipeline (DirectRunner locally, the same code on Dataflow):
-
     list inputs (skipping system files, --exclude) -> read + check each image
       -> group by content hash (dedupe) -> group near duplicates (data.near_duplicates)
       -> split per class by content hash, each near-duplicate group whole
@@ -10,11 +9,11 @@ A Beam pipeline (DirectRunner locally, the same code on Dataflow):
 then, on the launcher, read the output back and prove input = written + rejected +
 skipped (data.accounting), and only then write skipped.csv, dict.txt and summary.json.
 
-Every input ends up written, rejected (rejected.csv, with a reason) or skipped
-(skipped.csv: system files, files outside class folders). Identical content is merged before the split, which
-ranks each class's images by a hash of (seed, content): the same photo under two
-names is one example and can never sit in both splits, and each class gets its share
-of eval. Output is deterministic: shards are chosen by content hash, sorted within.
+Every input ends up written, rejected (rejected.csv, with a reason) or skipped (skipped.csv:
+system files, files outside class folders, --exclude). Identical content is merged before the
+split, which ranks each class's images by a hash of (seed, content): the same photo under two
+names is one example and can never sit in both splits, and each class gets its share of eval.
+Output is deterministic: shards are chosen by content hash, sorted within.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Runs data/health.py's checks on what the pipeline already computed, after OutOfFold:
 the out-of-fold probabilities (label issues), Transform's embeddings (outliers and
-near-duplicates) and ImportExampleGen's photo bytes (dark, blank, blurry frames; the
-bytes are read from the examples, not from the key URIs, which may be gone or remote).
+near-duplicates) and ImportExampleGen's photo bytes (dark, blank, blurry frames: a Beam
+job over the examples, on the pipeline's runner, so Dataflow on Vertex; the bytes come
+from the examples, not from the key URIs, which may be gone or remote).
 Pairs that `tastebud prepare` found by perceptual hash (DATA_DIR/near_duplicates.csv,
 when there) join the report. It only reports: nothing is removed or relabelled, and the
 blessing does not depend on it.
@@ -17,7 +18,13 @@ suspect photo or pair, sorted by issue then score) and data_health.json
 import json
 import time
 
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+import apache_beam as beam
+from tfx.dsl.component.experimental.annotations import (
+    BeamComponentParameter,
+    InputArtifact,
+    OutputArtifact,
+    Parameter,
+)
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
@@ -32,17 +39,35 @@ class DataHealthReport(Artifact):
     TYPE_NAME = "tastebud.DataHealthReport"  # namespace.Name: the form Vertex AI Pipelines accepts
 
 
-def image_rows(files: list[str]) -> tuple[list[dict], int]:
-    """The dark/blank/blurry rows of the photos in these example files, one photo in memory
-    at a time, and the number of photos read."""
-    from data import health
-    from data.examples import iter_examples
+def image_rows(patterns: list[str], work: str, beam_pipeline) -> tuple[list[dict], int]:
+    """The dark/blank/blurry rows of the photos in these example files, and how many photos:
+    one Beam job (the pipeline's runner: DirectRunner here, Dataflow on Vertex), each photo
+    decoded on its own, the few rows written to `work` and read back."""
+    import apache_beam as beam
+    import tensorflow as tf
 
-    rows, count = [], 0
-    for key, label, data in iter_examples(files):
-        rows += health.image_issues(key, label, data)
-        count += 1
-    return rows, count
+    from data import health
+    from data.examples import parse_example
+
+    rows_file, count_file = f"{work}/image_rows.json", f"{work}/photo_count.txt"
+    with beam_pipeline as p:
+        photos = (
+            p
+            | "Files" >> beam.Create(patterns)
+            | "Read" >> beam.io.ReadAllFromTFRecord(compression_type=beam.io.filesystem.CompressionTypes.GZIP)
+            | "Parse" >> beam.Map(parse_example)
+        )
+        rows = photos | "Check" >> beam.FlatMap(lambda e: [json.dumps(r) for r in health.image_issues(*e)])
+        _ = rows | "WriteRows" >> beam.io.WriteToText(rows_file, shard_name_template="")
+        count = photos | "Count" >> beam.combiners.Count.Globally()
+        _ = count | "WriteCount" >> beam.io.WriteToText(count_file, shard_name_template="")
+    with tf.io.gfile.GFile(rows_file) as f:
+        found = [json.loads(line) for line in f if line.strip()]
+    with tf.io.gfile.GFile(count_file) as f:
+        photos_read = int(f.read().strip() or 0)
+    for path in (rows_file, count_file):
+        tf.io.gfile.remove(path)
+    return found, photos_read
 
 
 def prepare_rows(data_root: str) -> list[dict]:
@@ -85,7 +110,7 @@ def summary_line(run) -> str | None:
     return health.summary_line(counts, f"{artifact.uri.rstrip('/')}/{health.CSV_FILE}")
 
 
-@component
+@component(use_beam=True)
 def DataHealth(  # noqa: N802 (a TFX component's name)
     out_of_fold: InputArtifact[standard_artifacts.Examples],
     transformed_examples: InputArtifact[standard_artifacts.Examples],
@@ -94,15 +119,17 @@ def DataHealth(  # noqa: N802 (a TFX component's name)
     report: OutputArtifact[DataHealthReport],
     labels: Parameter[str],
     data_root: Parameter[str] = "",
+    beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
     """labels: dict.txt's lines as a JSON list; data_root: `tastebud prepare`'s output folder
-    (for its near_duplicates.csv; empty: none)."""
+    (for its near_duplicates.csv; empty: none); beam_pipeline: made by TFX from the pipeline's
+    beam_pipeline_args."""
     import numpy as np
+    import tensorflow as tf
     import tensorflow_transform as tft
     from absl import logging
 
     from data import health
-    from data.records import glob
     from models.head import load_transformed
     from models.out_of_fold import read, split_files
 
@@ -118,8 +145,8 @@ def DataHealth(  # noqa: N802 (a TFX component's name)
             f"{len(missing)} out-of-fold photos have no embedding (e.g. {missing[0]}): rerun with --no-cache"
         )
     embeddings = x[np.array([position[key] for key in predictions.keys], np.int64)]
-    files = [path for s in SPLITS for path in glob(split_files(examples, s))]
-    photo_rows, photos = image_rows(files)
+    tf.io.gfile.makedirs(report.uri)
+    photo_rows, photos = image_rows([split_files(examples, s) for s in SPLITS], report.uri, beam_pipeline)
     rows = health.check(
         predictions.keys,
         predictions.labels,

@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     import local_runner
     from pipeline.evaluation import summarize
     from tastebud.inference import LocalModel
+    from tastebud.run_report import report
 
     print(f"\n== 2/3 local pipeline ({args.backbone}) -> {out}")
     run_args = local_runner.parse_args(
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = local_runner.run(run_args)
     serving_dir = local_runner.paths(str(out), run_args.model_name)["serving"]
     labels = local_runner.read_labels(str(data))
-    print(local_runner.report(runs, serving_dir, labels))
+    print(report(runs, serving_dir, labels))
     print(summarize(runs["Evaluator"].output("evaluation").uri, labels).text())
 
     print("\n== 3/3 predictions on eval photos (never seen in training)")

@@ -24,6 +24,7 @@ def run_one(entry: dict) -> dict:
     from data.prepare import PrepareConfig
     from data.prepare import run as prepare
     from pipeline import results
+    from tastebud.run_report import explain_verdict
 
     started = time.monotonic()
     prepare(PrepareConfig(source=entry["source"], out=entry["data"], eval_fraction=entry.get("eval_fraction", 0.1)))
@@ -38,7 +39,7 @@ def run_one(entry: dict) -> dict:
         "run_id": next(iter(runs.values())).run_id,
         "seconds": round(time.monotonic() - started, 1),
         "blessed": results.is_blessed(runs),
-        "verdict": local_runner.explain_verdict(runs, labels),
+        "verdict": explain_verdict(runs, labels),
     }
 
 

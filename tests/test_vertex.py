@@ -173,7 +173,7 @@ def test_dry_run_from_the_readme_prints_a_summary(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "tasks (11): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
+    assert "tasks (12): ImportExampleGen" in proc.stdout and "dry run: nothing submitted" in proc.stdout
 
 
 def test_dockerfile_lints_and_copies_files_that_exist():
