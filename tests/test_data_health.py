@@ -234,8 +234,12 @@ def test_component_helpers_write_and_read_the_report(tmp_path):
 
     black = _jpeg(Image.new("RGB", (64, 48), (0, 0, 0)))
     files = [str(write_examples([("a.jpg", "roses", black), ("b.jpg", "tulips", _drawing())], tmp_path / "x.gz"))]
-    rows, photos = data_health.image_rows(files)
+    import apache_beam as beam
+
+    (tmp_path / "work").mkdir()
+    rows, photos = data_health.image_rows(files, str(tmp_path / "work"), beam.Pipeline())  # Beam's DirectRunner
     assert photos == 2 and [(r["uri"], r["issue"]) for r in rows] == [("a.jpg", "dark")]
+    assert not list((tmp_path / "work").iterdir())  # its scratch files are gone
     assert data_health.prepare_rows(str(tmp_path)) == []
     (tmp_path / health.PREPARE_DUPLICATES_FILE).write_text(
         "uri,label,group,kept_with,distance\nc.jpg,roses,0,d.jpg,0\n"
