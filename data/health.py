@@ -223,7 +223,7 @@ def counts(rows: list[dict]) -> dict[str, int]:
     return {issue: found[issue] for issue in sorted(found, key=lambda i: (ISSUES + (i,)).index(i))}
 
 
-def _plural(n: int, one: str, many: str) -> str:
+def plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
@@ -232,11 +232,11 @@ def summary_line(issue_counts: dict[str, int], csv_path: str) -> str:
     parts = []
     if issue_counts.get("label"):
         n = issue_counts["label"]
-        parts.append(f"{_plural(n, 'photo', 'photos')} may be mislabelled")
+        parts.append(f"{plural(n, 'photo', 'photos')} may be mislabelled")
     if issue_counts.get("near_duplicate"):
-        parts.append(_plural(issue_counts["near_duplicate"], "near-duplicate pair", "near-duplicate pairs"))
+        parts.append(plural(issue_counts["near_duplicate"], "near-duplicate pair", "near-duplicate pairs"))
     if issue_counts.get("outlier"):
-        parts.append(_plural(issue_counts["outlier"], "outlier", "outliers"))
+        parts.append(plural(issue_counts["outlier"], "outlier", "outliers"))
     unusable = sum(issue_counts.get(i, 0) for i in ("blank", "dark", "blurry"))
     if unusable:
         parts.append(f"{unusable} blank/dark/blurry")

@@ -45,10 +45,11 @@ def format_summary(summary: dict, out: str = "DATA_DIR") -> str:
         f" + skipped {summary['skipped']}"
     )
     if summary.get("near_duplicates"):
-        lines.append(
-            f"{summary['near_duplicates']} near-duplicate photos in {summary['near_duplicate_groups']} groups "
-            f"(each group kept in one split): see {out}/near_duplicates.csv"
-        )
+        from data.health import plural
+
+        photos = plural(summary["near_duplicates"], "near-duplicate photo", "near-duplicate photos")
+        groups = plural(summary["near_duplicate_groups"], "group", "groups")
+        lines.append(f"{photos} in {groups} (each group kept in one split): see {out}/near_duplicates.csv")
     lines += [f"note: {n}" for n in summary.get("notes", [])]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
