@@ -18,7 +18,10 @@ def _baseline_lines(record: Record, summary: EvaluationSummary) -> list[str]:
     if not summary.has_baseline:
         return [f"  last blessed model: {record.plan.reason}"]
     base = next(c for c in summary.comparisons if c.name == "accuracy")
-    return [f"  last blessed model: accuracy {base.baseline:.3f} (change {base.change:+.3f}); {record.plan.reason}"]
+    return [
+        f"  last blessed model: accuracy {base.baseline:.3f} on this run's eval split "
+        f"(change {base.change:+.3f}); {record.plan.reason}"
+    ]
 
 
 def _regressed(summary: EvaluationSummary) -> bool:

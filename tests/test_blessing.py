@@ -243,3 +243,4 @@ def test_verdict_says_what_evidence_was_used_and_what_was_needed():
     regressed = _summary(0.8, ["sparse_categorical_accuracy change vs baseline = -0.100"], baseline_accuracy=0.9)
     text = explain(_record("same labels"), regressed, False, 90)
     assert "no worse on the eval split than the last blessed model's 0.900" in text and "--new-baseline" in text
+    assert "last blessed model: accuracy 0.900 on this run's eval split (change -0.100)" in text
