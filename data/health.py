@@ -193,7 +193,9 @@ def check(
     given, other_rows = [names[i] for i in labels], list(other_rows)
     unusable = {r["uri"] for r in other_rows if r["issue"] in ("blank", "dark", "blurry")}
     far = [r for r in outliers(keys, given, embeddings) if r["uri"] not in unusable]
-    found = label_issues(keys, labels, pred_probs, names) + far + embedding_duplicates(keys, given, embeddings)
+    # A black or blank frame is no example of any class: no suggested label for it.
+    mislabelled = [r for r in label_issues(keys, labels, pred_probs, names) if r["uri"] not in unusable]
+    found = mislabelled + far + embedding_duplicates(keys, given, embeddings)
     return sort_rows(found + other_rows)
 
 

@@ -14,7 +14,9 @@ A bucket above BUCKET_CAP members (hundreds of plain white frames, say) is not c
 pairwise: each member is compared with the bucket's first member (by URI) only, and the
 bucket is logged, so the cost stays linear. The confirmed edges are few; one worker joins
 them with union-find into groups (connected components). A group's representative is its
-member with the shortest URI (ties: the first by name), as for byte-identical duplicates.
+largest file (most bytes: the original, usually, rather than a smaller or more compressed
+copy; ties: the shortest URI, then the first by name), so that listing the other members
+(near_duplicates.csv) for `prepare --exclude` keeps the best copy.
 Groups ignore labels: a copy filed under another class still follows its representative's
 split (near_duplicates.csv shows each member's own label). Nothing is dropped here.
 """
@@ -102,12 +104,14 @@ def candidate_pairs(hashes: dict[str, int], threshold: int = THRESHOLD, count: i
     return {(a[0], b[0]) for members in buckets.values() for a, b in bucket_pairs(members, threshold)}
 
 
-def _rep_order(uri: str) -> tuple[int, str]:
-    return len(uri), uri
+def _rep_order(photo: tuple) -> tuple[int, int, str]:
+    """Representative first: the most bytes (photo[4], when given), then the shortest URI."""
+    uri = photo[0]
+    return -(photo[4] if len(photo) > 4 else 0), len(uri), uri
 
 
 def build_groups(edges: Iterable[tuple]) -> dict[str, dict]:
-    """Union-find over confirmed edges of (uri, hash, sha, label) photos ->
+    """Union-find over confirmed edges of (uri, hash, sha, label[, bytes]) photos ->
     uri -> {rep, rep_sha, label, distance, size, group}, for every member of a group (representatives too)."""
     parent: dict[str, str] = {}
     info: dict[str, tuple] = {}
@@ -124,15 +128,16 @@ def build_groups(edges: Iterable[tuple]) -> dict[str, dict]:
             parent.setdefault(photo[0], photo[0])
         ra, rb = find(a[0]), find(b[0])
         if ra != rb:
-            parent[max(ra, rb, key=_rep_order)] = min(ra, rb, key=_rep_order)
+            order = lambda uri: _rep_order(info[uri])  # noqa: E731
+            parent[max(ra, rb, key=order)] = min(ra, rb, key=order)
     members: dict[str, list[str]] = {}
     for uri in parent:
         members.setdefault(find(uri), []).append(uri)
     groups = {}
-    for index, rep in enumerate(sorted(members, key=_rep_order), start=1):
-        _, rep_hash, rep_sha, _ = info[rep]
+    for index, rep in enumerate(sorted(members, key=lambda uri: _rep_order(info[uri])), start=1):
+        rep_hash, rep_sha = info[rep][1], info[rep][2]
         for uri in members[rep]:
-            _, value, _, label = info[uri]
+            value, label = info[uri][1], info[uri][3]
             groups[uri] = dict(
                 rep=rep,
                 rep_sha=rep_sha,
@@ -150,7 +155,7 @@ def csv_rows(groups: dict[str, dict]) -> list[tuple]:
 
 
 class HashPhotos(beam.DoFn):
-    """(sha, uri, label, data) -> (uri, phash, sha, label): small, the bytes are dropped."""
+    """(sha, uri, label, data) -> (uri, phash, sha, label, size in bytes): small, the bytes are dropped."""
 
     def setup(self):
         self.phash = perceptual_hasher()
@@ -159,7 +164,7 @@ class HashPhotos(beam.DoFn):
         sha, uri, label, data = record
         value = self.phash(data)
         if value is not None:
-            yield uri, value, sha, label
+            yield uri, value, sha, label, len(data)
 
 
 class FindGroups(beam.PTransform):

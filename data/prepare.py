@@ -47,7 +47,7 @@ class PrepareConfig:
     seed: int = 0
     max_pixels: int = DEFAULT_MAX_PIXELS
     labels: tuple[str, ...] | None = None  # a given dict.txt: other labels are rejected
-    exclude: str | None = None  # a CSV with a uri column: those inputs are skipped (data.exclude)
+    exclude: tuple[str, ...] = ()  # CSVs with a uri column: those inputs are skipped (data.exclude)
     beam_args: list[str] = field(default_factory=list)
 
 
@@ -276,7 +276,7 @@ def run(cfg: PrepareConfig) -> dict:
         dict.txt and summary.json are then not written, so nothing can train on it.
     """
     listing = exclude.apply(sources.list_source(cfg.source), cfg.exclude)
-    report.refuse_single_class(listing, cfg.source)
+    report.refuse_single_class(listing, cfg.source, exclude.excluded_count(listing))
     options = PipelineOptions(cfg.beam_args or default_beam_args())
     check_runner(options)
     print(f"[prepare] {listing.total} inputs from {cfg.source}", file=sys.stderr)

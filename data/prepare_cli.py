@@ -19,7 +19,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--max-pixels", type=int, default=None, help="reject images with more pixels (default 201,326,592 = 200 MP)"
     )
     p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
-    p.add_argument("--exclude", help="a CSV with a uri column (e.g. near_duplicates.csv): skip those inputs")
+    p.add_argument(
+        "--exclude",
+        action="append",
+        metavar="FILE.csv",
+        help="skip the inputs a CSV's uri column lists (e.g. a reviewed copy of data_health.csv, trimmed to the "
+        "photos to leave out); may be given more than once",
+    )
     p.add_argument(
         "--max-rejected-fraction",
         type=float,
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS,
         labels=_read_labels(args.labels) if args.labels else None,
-        exclude=args.exclude,
+        exclude=tuple(args.exclude or ()),
         beam_args=list(args.beam_args),
     )
     summary, code = run_job(prepare.run, cfg)
@@ -80,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if summary["rejected"]:
         print(f"{summary['rejected']} rejected: see {cfg.out}/{report.REJECTED_FILE} for the reasons", file=sys.stderr)
     if summary["skipped"]:
-        print(f"{summary['skipped']} skipped (system files...): see {cfg.out}/{report.SKIPPED_FILE}", file=sys.stderr)
+        why = "system files, files outside class folders, --exclude"
+        print(f"{summary['skipped']} skipped ({why}): see {cfg.out}/{report.SKIPPED_FILE}", file=sys.stderr)
     problem = _problem(summary, args.max_rejected_fraction)
     if problem:  # the report files stay for reading, but no "wrote" line suggests the data is usable
         print(f"error: {problem}; the report is in {cfg.out}, the data is not usable", file=sys.stderr)

@@ -56,14 +56,16 @@ class WriteRows(beam.PTransform):
         return rows | beam.combiners.ToList() | beam.Map(lambda items: write_rows(path, items, header))
 
 
-def refuse_single_class(listing: sources.Listing, source: str) -> None:
-    """Raises ValueError (exit 2, before any Beam work) when the inputs name a single class."""
+def refuse_single_class(listing: sources.Listing, source: str, excluded: int = 0) -> None:
+    """Raises ValueError (exit 2, before any Beam work) when the inputs name a single class
+    (`excluded`: how many --exclude left out, said when it is what left one class)."""
     labels = Counter(sources.normalise_label(i.label) for i in listing.items if sources.normalise_label(i.label))
     if len(labels) != 1:
         return
     ((label, count),) = labels.items()
+    after = f" after --exclude left out {excluded} photos" if excluded else ""
     raise ValueError(
-        f"{source} has a single class, {label!r} ({count} photos): a classifier needs at least two classes to "
+        f"{source} has a single class{after}, {label!r} ({count} photos): a classifier needs at least two classes to "
         f"learn anything. Add a second class, such as 'other' (photos that are not {label}), and run prepare again."
     )
 

@@ -3,7 +3,7 @@
     list inputs (skipping system files, as `prepare` does) -> read + check each image
       -> RunInference(KeyedModelHandler(ServingModelHandler)) in batches
       -> predictions (CSV: key,label,score,<one column per class>; or JSON Lines)
-      -> rejected.csv (uri, reason) and notes.csv (uri, decoder warning) beside it
+      -> OUT_rejected.csv (uri, reason) and OUT_notes.csv (uri, decoder warning) beside it
 then, on the launcher, the written rows are read back and `inputs = predicted + rejected`
 is checked (data.accounting), and the output is rewritten sorted by key.
 
@@ -63,7 +63,7 @@ FORMATS = ("csv", "jsonl")
 class BatchConfig:
     sources: list[str]
     model: str  # a serving dir (<output>/serving/<name>), one version's folder, or a phone model FILE.tflite
-    out: str  # predictions file; rejected.csv goes beside it
+    out: str  # predictions file; <its name>_rejected.csv etc. go beside it
     output_format: str = "csv"
     max_pixels: int = DEFAULT_MAX_PIXELS
     beam_args: list[str] = field(default_factory=list)
@@ -214,8 +214,10 @@ def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing)
 
 
 def beside(out: str, name: str) -> str:
-    folder = out.rsplit("/", 1)[0] if "/" in out else "."
-    return f"{folder}/{name}"
+    """A report file beside the predictions, named after them (predictions_rejected.csv), so
+    that labelling into a folder never overwrites another run's, or prepare's, rejected.csv."""
+    folder, file = out.rsplit("/", 1) if "/" in out else (".", out)
+    return f"{folder}/{file.rsplit('.', 1)[0]}_{name}"
 
 
 def part_path(out: str) -> str:

@@ -85,7 +85,10 @@ def run_batch(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from tastebud.clients import ServerError, make_client
+    from tastebud.tflite_model import phone_model_in
 
+    if args.model:  # OUT/tflite/<model>/ or one version's folder: its model.tflite
+        args.model = phone_model_in(args.model)
     if args.out:
         return run_batch(args)
     if args.beam_args:

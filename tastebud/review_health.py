@@ -27,12 +27,15 @@ COMPONENT, KEY = "DataHealth", "report"
 CSV_FILE, JSON_FILE = "data_health.csv", "data_health.json"
 TOP = 12  # rows shown per issue, highest score first; the csv has them all
 THUMBNAIL = 96
-_REMOVE = "remove it from the photo folder if it is not a real example of its class"
+_REMOVE = (
+    "if it is not a real example of its class, remove it from the photo folder (or your CSV), or list it "
+    "for `tastebud prepare --exclude FILE.csv`"
+)
 ISSUES = {  # issue: (heading, what to do)
     "label": (
         "Possibly mislabelled",
-        "Check the photo. If the suggested label is right, move it to that class's folder; if it belongs to no "
-        "class, list it in a CSV for `tastebud prepare --exclude FILE.csv`.",
+        "Check the photo. If the suggested label is right, move it to that class's folder (or fix its label in "
+        "your CSV); if it belongs to no class, list it in a CSV for `tastebud prepare --exclude FILE.csv`.",
     ),
     "near_duplicate": (
         "Near duplicates",

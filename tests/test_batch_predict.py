@@ -70,14 +70,14 @@ def test_junk_is_accounted_for_with_prepares_reasons(flowers, photo_folder, tmp_
     missing = photo_folder.parent / "not_there.jpg"
     args = ["predict", str(photo_folder), str(missing), "--model", str(flowers["serving"]), "--out", str(out)]
     assert cli([*args, "--format", "jsonl"]) == 0
-    with open(tmp_path / "rejected.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "predictions_rejected.csv", newline="", encoding="utf-8") as f:
         rejected = {Path(row["uri"]).name: row["reason"] for row in csv.DictReader(f)}
     assert rejected["notes.txt"].startswith("not an image")
     assert rejected["IMG_0001.HEIC"].startswith("HEIC photo (iPhone's default)")
     assert rejected["cut.jpg"].startswith("corrupt or truncated JPEG")
     assert rejected["dangling.jpg"].startswith("broken symbolic link")
     assert rejected["not_there.jpg"] == "file not found"
-    with open(tmp_path / "skipped.csv", newline="", encoding="utf-8") as f:
+    with open(tmp_path / "predictions_skipped.csv", newline="", encoding="utf-8") as f:
         assert {Path(row["uri"]).name for row in csv.DictReader(f)} == {".DS_Store", "._x.jpg"}
     predictions = [json.loads(line) for line in out.read_text().splitlines()]
     assert {"key", "label", "score", "scores"} <= set(predictions[0])
@@ -138,7 +138,7 @@ def test_dot_folder_and_a_decoder_warning_leave_no_stray_line(flowers, sample_di
     assert "Corrupt JPEG" not in captured.out + captured.err
     assert [line for line in captured.err.splitlines() if line.strip() and not line.startswith("[predict] ")] == []
     assert {Path(row["key"]).name for row in _csv_rows(out)} == {p.name for p in photos} | {"noisy.jpg"}
-    notes = _csv_rows(tmp_path / "notes.csv")
+    notes = _csv_rows(tmp_path / "p_notes.csv")
     assert [Path(row["uri"]).name for row in notes] == ["noisy.jpg"] and "extraneous bytes" in notes[0]["note"]
     assert "note: 1 image(s) decoded with a warning" in captured.out
 

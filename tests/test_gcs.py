@@ -160,7 +160,7 @@ def test_batch_predict_from_gs_to_gs(flowers, gcs, sample_dir, tmp_path, capsys)
     rows = {r["key"].rsplit("/", 1)[1]: r for r in csv.DictReader(io.StringIO(report.read_text(out), newline=""))}
     expected = LocalModel(flowers["serving"]).predict([p.read_bytes() for p in chosen], [p.name for p in chosen])
     assert {p.key: p.label for p in expected} == {name: r["label"] for name, r in rows.items()}
-    rejected = accounting.read_rejected(f"{gcs}/labels/rejected.csv")
+    rejected = accounting.read_rejected(f"{gcs}/labels/p_rejected.csv")
     assert [(uri.rsplit("/", 1)[1], reason[:12]) for uri, reason in rejected] == [("notes.txt", "not an image")]
     assert f"input {len(chosen) + 1} = predicted {len(chosen)} + rejected 1" in capsys.readouterr().out
 

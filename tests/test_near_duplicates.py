@@ -57,17 +57,19 @@ def test_a_huge_bucket_is_compared_with_its_first_member_only():
     assert {g["rep"] for g in groups.values()} == {"white0000.jpg"} and len(groups) == len(members)
 
 
-def test_groups_take_the_shortest_uri_and_report_the_distance_to_it():
+def test_groups_keep_the_largest_file_then_the_shortest_uri_and_report_the_distance_to_it():
+    """The original (most bytes) is kept over a smaller re-saved copy with a shorter name, so
+    `prepare --exclude near_duplicates.csv` drops the copies; equal sizes: the shortest URI."""
     a, b, c = (
-        ("x/IMG_1 copy.jpg", 0b1, "s1", "tulips"),
-        ("x/IMG_1.jpg", 0b0, "s2", "tulips"),
-        ("x/z.jpg", 0b111, "s3", "roses"),
+        ("x/IMG_1 copy.jpg", 0b1, "s1", "tulips", 900),
+        ("x/IMG_1.jpg", 0b0, "s2", "tulips", 900),
+        ("x/z.jpg", 0b111, "s3", "roses", 300),
     )
     groups = near_duplicates.build_groups([(a, b), (a, c)])
-    assert {g["rep"] for g in groups.values()} == {"x/z.jpg"}
+    assert {g["rep"] for g in groups.values()} == {"x/IMG_1.jpg"}
     assert sorted(near_duplicates.csv_rows(groups)) == [
-        ("x/IMG_1 copy.jpg", "tulips", 1, "x/z.jpg", 2),
-        ("x/IMG_1.jpg", "tulips", 1, "x/z.jpg", 3),
+        ("x/IMG_1 copy.jpg", "tulips", 1, "x/IMG_1.jpg", 1),
+        ("x/z.jpg", "roses", 1, "x/IMG_1.jpg", 3),
     ]
 
 
@@ -189,13 +191,37 @@ def test_exclude_skips_the_listed_photos_with_the_reason(small_folder, tmp_path)
     assert not set(dropped) & set(_splits(out))
 
 
-@pytest.mark.parametrize("content", [None, "path,label\nx.jpg,daisy\n"])
-def test_exclude_refuses_a_missing_file_or_one_without_a_uri_column(small_folder, tmp_path, capsys, content):
+@pytest.mark.parametrize("content", [None, "path,label\nx.jpg,daisy\n", "folder"])
+def test_exclude_refuses_a_missing_file_a_folder_or_one_without_a_uri_column(small_folder, tmp_path, capsys, content):
     bad = tmp_path / "drop.csv"
-    if content is not None:
+    if content == "folder":
+        bad.mkdir()
+    elif content is not None:
         bad.write_text(content)
     out = tmp_path / "out"
     assert cli(["prepare", str(small_folder), "--out", str(out), "--exclude", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"error: --exclude {bad}" in err and ("not found" in err if content is None else "no 'uri' column" in err)
+    expected = {None: "not found", "folder": "is a folder"}.get(content, "no 'uri' column")
+    assert f"error: --exclude {bad}" in err and expected in err, err
     assert not (out / "train").exists()
+
+
+def test_exclude_reads_lists_as_excel_writes_them_and_applies_every_list(small_folder, tmp_path, capsys):
+    """Two lists: one `;`-separated in cp1252 with a `URI` header (German Excel), one with a row
+    that matches no photo (said in a note); both apply. Leaving out a whole class says so."""
+    daisies, roses = sorted(small_folder.glob("daisy/*.jpg")), sorted(small_folder.glob("roses/*.jpg"))
+    excel = tmp_path / "Liste.csv"
+    excel.write_bytes(("URI;Grund\r\n" + f"{daisies[0]};unscharf \u00e4\r\n").encode("cp1252"))
+    typo = tmp_path / "more.csv"
+    typo.write_text(f"uri\n{roses[0]}\n{small_folder}/roses/no_such_photo.jpg\n")
+    out = tmp_path / "out"
+    assert cli(["prepare", str(small_folder), "--out", str(out), "--exclude", str(excel), "--exclude", str(typo)]) == 0
+    printed = capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["input"], summary["written"], summary["skipped"]) == (20, 18, 2)
+    assert f"1 of the 2 photos {typo} lists are not in the source" in printed.out
+    assert "--exclude): see" in printed.err
+    whole_class = tmp_path / "all_roses.csv"
+    whole_class.write_text("uri\n" + "".join(f"{p}\n" for p in roses))
+    assert cli(["prepare", str(small_folder), "--out", str(tmp_path / "o2"), "--exclude", str(whole_class)]) == 2
+    assert "single class after --exclude left out 10 photos" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +72,20 @@ def test_metadata_round_trip_and_the_interpreter_runs_the_file(tmp_path):
     assert interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).shape == (1, 3)
     with pytest.raises(ValueError, match="TFLITE_METADATA"):
         tflite_metadata.read_metadata(model)
+
+
+def test_a_phone_model_folder_means_its_latest_model_tflite(tmp_path):
+    from tastebud.tflite_model import phone_model_in
+
+    base = tmp_path / "tflite" / "tastebud"
+    for version in ("9", "10"):
+        (base / version).mkdir(parents=True)
+        (base / version / "model.tflite").write_bytes(b"TFL3")
+    (base / "11.partial123").mkdir()
+    assert phone_model_in(str(base)) == str(base / "10" / "model.tflite")
+    assert phone_model_in(str(base / "9")) == str(base / "9" / "model.tflite")
+    assert phone_model_in(str(tmp_path)) == str(tmp_path)  # no phone model: as given (a serving dir, say)
+    assert phone_model_in("gs://b/x.tflite") == "gs://b/x.tflite"
 
 
 def test_push_and_artifact_copy_work_on_a_non_local_filesystem(tmp_path):
@@ -167,7 +182,7 @@ def test_predict_tflite_labels_each_exif_orientation_as_the_saved_model(flowers,
     keys = [str(f) for f in files]
     _, expected = LocalClient(flowers["serving"]).predict([f.read_bytes() for f in files], keys)
     capsys.readouterr()
-    assert cli(["predict", *keys, "--model", model, "--json"]) == 0
+    assert cli(["predict", *keys, "--model", str(Path(model).parents[1]), "--json"]) == 0  # OUT/tflite/tastebud
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["label"] for r in rows] == [p.label for p in expected]
     assert [r["key"] for r in rows] == keys and list(rows[0]["scores"]) == list(expected[0].scores)
