@@ -212,6 +212,7 @@ def run(args: argparse.Namespace) -> dict:
         compare_with_baseline=record.plan.compare,
         tune=configs.TUNE and not args.no_tune,
         tuner_settings=tuner_settings(args),
+        keras_verbosity=quiet.keras_verbosity(),
         enable_cache=not args.no_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
         beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),

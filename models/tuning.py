@@ -33,7 +33,6 @@ from tfx import v1 as tfx
 from models import settings as defaults
 from models.fold_trainer import cross_validate_head
 from models.head import load_embeddings, make_deterministic
-from tastebud import quiet
 
 OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # defaults.TUNER_SELECT_BY
 
@@ -193,7 +192,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
     logging.info("tuner: %d train embeddings of size %d", *x.shape)
     tuner = make_tuner(len(config["labels"]), fn_args.working_dir, config.get("tuner"))
-    verbose = quiet.keras_verbosity()
+    verbose = int(config.get("verbose", 0))  # the runner's --verbose, as Keras fit() verbosity
     if not verbose:  # quiet output: no search-space and results tables on stdout (--verbose shows them)
         tuner.search_space_summary = tuner.results_summary = lambda *args, **kwargs: None
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y, "verbose": verbose})
