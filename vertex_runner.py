@@ -20,8 +20,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from local_runner import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings  # noqa: E402
 from pipeline import configs  # noqa: E402
+from pipeline.runner_args import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings  # noqa: E402
 
 
 class SubmitError(RuntimeError):

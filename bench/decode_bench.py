@@ -74,7 +74,7 @@ def child(path: str, mode: str) -> dict:
 
 def make_photo(width: int, height: int, path: Path) -> int:
     """Writes a phone-sized JPEG (a sample photo upscaled, with grain); returns its bytes."""
-    from tests.phone_photos import big_jpeg, open_photo
+    from bench.photos import big_jpeg, open_photo
 
     data = big_jpeg(open_photo(sample_images()[0][2]), width, height, quality=95, grain=GRAIN)
     path.write_bytes(data)

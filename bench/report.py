@@ -110,7 +110,7 @@ def time_to_model_lines(r: dict) -> list[str]:
 
 
 def goal_values(r: dict) -> list[tuple[str, str, str | None]]:
-    """Issue 14's measures of one run: (what, value, the key of its goal in bench.run.goals or None)."""
+    """Issue 14's measures of one run: (what, value, the key of its goal in bench.goals.goals or None)."""
     lite, t, web = r["throughput"]["efficientnet_lite0"], r["time_to_model"], r["serving"]["web"]
     no_tune, keras = t["tastebud_no_tune"]["total_s"], t["keras_script"]["total_s"]
     return [
@@ -156,7 +156,7 @@ def goal_values(r: dict) -> list[tuple[str, str, str | None]]:
 
 def compare(runs: list[dict]) -> str:
     """A markdown row per measure: each run's value, and whether its goal held in every run."""
-    from bench.run import goals
+    from bench.goals import goals
 
     held = [goals(r) for r in runs]
     rows = zip(*(goal_values(r) for r in runs), strict=True)

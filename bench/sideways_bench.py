@@ -33,7 +33,7 @@ def sideways_variants(images: list[bytes]) -> dict[str, list[bytes]]:
     """upright: the files as they are; reencoded: upright, cropped to 16-px blocks and re-encoded (the
     control: what re-encoding alone changes); after: stored sideways with the tag; before: the same
     pixels as after, without the tag."""
-    from tests import phone_photos as pp
+    from bench import photos as pp
 
     uprights = [pp.open_photo(data) for data in images]
     after = [pp.stored_with_tag(im, SIDEWAYS[i % len(SIDEWAYS)]) for i, im in enumerate(uprights)]

@@ -13,7 +13,7 @@
 - Paths: relative ones resolve against the CSV's folder. A relative path with
   backslashes (`imgs\\0.jpg`) that is not found as written is read with `/`, and the
   summary says how many were.
-- System files (data.sources.system_file_reason) are judged on the listed file's own
+- System files (data.listing.system_file_reason) are judged on the listed file's own
   name and, for relative paths, the folders below the CSV's folder: a photo under
   `~/.keras/datasets/` or `~/.cache/` is not a hidden file.
 """
@@ -26,7 +26,7 @@ import posixpath
 
 from apache_beam.io.filesystems import FileSystems
 
-from data.sources import BadRow, LabelledImage, Listing, Skipped, system_file_reason
+from data.listing import BadRow, LabelledImage, Listing, Skipped, system_file_reason
 
 PATH_COLUMNS = {"path", "file", "filename", "image", "uri", "url", "path_or_uri", "image_path", "image_uri"}
 LABEL_COLUMNS = {"label", "class", "category", "tag"}

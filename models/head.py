@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from pipeline import configs
+from models.settings import DETERMINISTIC_OPS
 from preprocessing import features
 
 # Minibatch steps run inside one graph call: the head is tiny, so per-step Python
@@ -23,10 +23,10 @@ STEPS_PER_EXECUTION = 64
 
 
 def make_deterministic(seed: int) -> None:
-    """Seeds Python, NumPy and TensorFlow and, with configs.DETERMINISTIC_OPS, asks TensorFlow for
+    """Seeds Python, NumPy and TensorFlow and, with DETERMINISTIC_OPS (models/settings.py), asks TensorFlow for
     deterministic op implementations (it then refuses the few ops that have none)."""
     tf_keras.utils.set_random_seed(seed)
-    if configs.DETERMINISTIC_OPS:
+    if DETERMINISTIC_OPS:
         tf.config.experimental.enable_op_determinism()
 
 

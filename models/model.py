@@ -1,7 +1,7 @@
 """The Trainer's run_fn: trains the head on the Transform's bottleneck embeddings.
 
 The head (models/head.py) comes from the Tuner's best hyperparameters when the
-pipeline has a Tuner, else from configs.HYPERPARAMETERS (the seed's shape: dropout ->
+pipeline has a Tuner, else from models/settings.py HYPERPARAMETERS (the seed's shape: dropout ->
 dense ReLU -> dropout -> softmax). It trains on the whole train split for the tuned
 number of epochs (or --train-steps), reading the embeddings, never running the
 backbone; TensorBoard logs (with the eval split as validation) go to the model run dir.
@@ -20,17 +20,17 @@ from tfx import v1 as tfx
 
 from models import export, phone_export
 from models.head import fit_head, load_embeddings, make_deterministic
-from pipeline import configs
+from models.settings import HYPERPARAMETERS
 
 
 def hyperparameters(fn_args: tfx.components.FnArgs) -> dict:
-    """configs' defaults, then the Trainer's custom_config, then the Tuner's best values."""
+    """The defaults (models/settings.py), then the Trainer's custom_config, then the Tuner's best values."""
     return merge_hyperparameters((fn_args.custom_config or {}).get("hyperparameters", {}), fn_args.hyperparameters)
 
 
 def merge_hyperparameters(given: dict, tuned_config: dict | None) -> dict:
-    """configs.HYPERPARAMETERS, then `given`, then the Tuner's best values (a KerasTuner config)."""
-    hp = {**configs.HYPERPARAMETERS, **given}
+    """HYPERPARAMETERS (models/settings.py), then `given`, then the Tuner's best values (a KerasTuner config)."""
+    hp = {**HYPERPARAMETERS, **given}
     if tuned_config:
         hp.update(keras_tuner.HyperParameters.from_config(tuned_config).values)
     return hp

@@ -11,9 +11,9 @@ is the value there. The
 eval split is never read: it stays the Evaluator's.
 
 The oracle is KerasTuner's random search, seeded, whose first trial is the defaults in
-configs.SEARCH_SPACE. Its budget is a number of trials, so the same data, settings and
+models/settings.py SEARCH_SPACE. Its budget is a number of trials, so the same data, settings and
 seed search the same trials on any machine; a wall-clock budget is opt-in
-(configs.TUNER_BUDGET_SECONDS, --tuner-budget) and makes the search depend on the
+(models/settings.py TUNER_BUDGET_SECONDS, --tuner-budget) and makes the search depend on the
 machine's speed. Trials are in the Tuner's `tuner_results` artefact (tuner_results.json)
 and its log.
 """
@@ -30,15 +30,14 @@ from keras_tuner.engine import base_tuner
 from keras_tuner.engine import trial as trial_module
 from tfx import v1 as tfx
 
+from models import settings as defaults
 from models.fold_trainer import cross_validate_head
 from models.head import load_embeddings, make_deterministic
-from pipeline import configs
-from tastebud import quiet
 
-OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # configs.TUNER_SELECT_BY
+OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # defaults.TUNER_SELECT_BY
 
 
-def search_space(space: dict = configs.SEARCH_SPACE, max_epochs: int = configs.TUNER_MAX_EPOCHS):
+def search_space(space: dict = defaults.SEARCH_SPACE, max_epochs: int = defaults.TUNER_MAX_EPOCHS):
     """KerasTuner hyperparameters: each knob a Choice with its default; epochs filled in per trial."""
     hp = keras_tuner.HyperParameters()
     for name, (choices, default) in space.items():
@@ -150,16 +149,16 @@ class HeadTuner(base_tuner.BaseTuner):
 
 
 def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -> HeadTuner:
-    """The tuner with configs' defaults; settings may override folds, max_trials, budget_s (None: no
+    """The tuner with models/settings.py's defaults; settings may override folds, max_trials, budget_s (None: no
     time limit), seed, max_epochs, patience. The seed drives the oracle's sampling and every trial's folds and fits."""
     s = {
-        "folds": configs.TUNER_FOLDS,
-        "max_trials": configs.TUNER_MAX_TRIALS,
-        "budget_s": configs.TUNER_BUDGET_SECONDS,
-        "seed": configs.TUNER_SEED,
-        "max_epochs": configs.TUNER_MAX_EPOCHS,
-        "select_by": configs.TUNER_SELECT_BY,
-        "patience": configs.TUNER_PATIENCE,
+        "folds": defaults.TUNER_FOLDS,
+        "max_trials": defaults.TUNER_MAX_TRIALS,
+        "budget_s": defaults.TUNER_BUDGET_SECONDS,
+        "seed": defaults.TUNER_SEED,
+        "max_epochs": defaults.TUNER_MAX_EPOCHS,
+        "select_by": defaults.TUNER_SELECT_BY,
+        "patience": defaults.TUNER_PATIENCE,
         **(settings or {}),
     }
     oracle = BudgetedRandomSearch(
@@ -171,7 +170,7 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
         tune_new_entries=False,
         allow_new_entries=False,
     )
-    fixed = {k: v for k, v in configs.HYPERPARAMETERS.items() if k not in configs.SEARCH_SPACE}
+    fixed = {k: v for k, v in defaults.HYPERPARAMETERS.items() if k not in defaults.SEARCH_SPACE}
     fixed["seed"] = s["seed"]  # folds, initial weights, dropout and shuffling of every trial
     return HeadTuner(
         num_classes,
@@ -188,12 +187,12 @@ def make_tuner(num_classes: int, directory: str, settings: dict | None = None) -
 def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     """TFX's entry point: the tuner and the train split's embeddings to search on."""
     config = fn_args.custom_config or {}
-    make_deterministic((config.get("tuner") or {}).get("seed", configs.TUNER_SEED))
+    make_deterministic((config.get("tuner") or {}).get("seed", defaults.TUNER_SEED))
     transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     x, y = load_embeddings(fn_args.train_files, transform_output.transformed_feature_spec())
     logging.info("tuner: %d train embeddings of size %d", *x.shape)
     tuner = make_tuner(len(config["labels"]), fn_args.working_dir, config.get("tuner"))
-    verbose = quiet.keras_verbosity()
+    verbose = int(config.get("verbose", 0))  # the runner's --verbose, as Keras fit() verbosity
     if not verbose:  # quiet output: no search-space and results tables on stdout (--verbose shows them)
         tuner.search_space_summary = tuner.results_summary = lambda *args, **kwargs: None
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={"x": x, "y": y, "verbose": verbose})

@@ -9,6 +9,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.settings import (  # noqa: F401  (configs.X keeps working)
+    DETERMINISTIC_OPS,
+    HYPERPARAMETERS,
+    SEARCH_SPACE,
+    SEED,
+    TUNER_BUDGET_SECONDS,
+    TUNER_FOLDS,
+    TUNER_MAX_EPOCHS,
+    TUNER_MAX_TRIALS,
+    TUNER_PATIENCE,
+    TUNER_SEED,
+    TUNER_SELECT_BY,
+)
+from preprocessing.settings import (  # noqa: F401  (configs.X keeps working)
+    EXIF_SCAN_BYTES,
+    JPEG_DECODE_RATIOS,
+    JPEG_MIN_SHORT_SIDE_FACTOR,
+    TRANSFORM_CHUNK_SIZE,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 
 PIPELINE_NAME = "tastebud"
@@ -24,57 +44,17 @@ LABELS_FILE = "dict.txt"
 # ---- Transform: the backbone ------------------------------------------------------
 BACKBONE = os.environ.get("TASTEBUD_BACKBONE", "inception_v3")  # the pipeline's default
 BACKBONE_WEIGHTS: str | None = None  # a weights file; None = the backbone's own resolution
-TRANSFORM_CHUNK_SIZE = 32  # images decoded and embedded per backbone call inside Transform
-# Decoding (preprocessing/images.py, the same ops in Transform and serving). A big JPEG is
-# decoded at 1/2, 1/4 or 1/8 scale in the DCT: the largest ratio that keeps its short side
-# at least this many times the backbone's input size (224 px -> full decode below 896 px).
-JPEG_MIN_SHORT_SIDE_FACTOR = 2
-JPEG_DECODE_RATIOS = (8, 4, 2, 1)  # the scales libjpeg offers, largest first
-EXIF_SCAN_BYTES = 1 << 20  # EXIF orientation is looked for in this many leading bytes of a JPEG
+# Images per backbone call inside Transform (TRANSFORM_CHUNK_SIZE) and the JPEG/EXIF decoding
+# settings live beside the code that uses them: preprocessing/settings.py (imported above).
 
-# ---- Reproducibility ------------------------------------------------------------------
-# The same data, settings and seed give the same hyperparameters, model and scores on any
-# machine, busy or not: the Tuner's budget is a number of trials, and one seed (--seed)
-# drives the Tuner's search and folds and the head's initial weights, dropout and shuffling.
-SEED = 0
-DETERMINISTIC_OPS = True  # tf.config.experimental.enable_op_determinism() in the Tuner and the Trainer
-
-# ---- Tuner: the head's hyperparameters (models/tuning.py) ------------------------------
-# KerasTuner random search, k-fold cross-validation on the TRAIN split's embeddings only
-# (the eval split stays untouched for the Evaluator). The first trial is the defaults below.
+# ---- Reproducibility, the Tuner and the head's defaults: models/settings.py (imported above) ----
+# One seed (SEED, --seed) drives the Tuner's search and folds and the head's initial weights,
+# dropout and shuffling; the Tuner's budget is a number of trials (TUNER_MAX_TRIALS).
 TUNE = True  # False: the Trainer uses HYPERPARAMETERS as they are (no Tuner component)
-TUNER_FOLDS = 4
-TUNER_MAX_TRIALS = 12  # the search's budget: this many trials on every machine (--tuner-trials)
-# Opt-in (--tuner-budget SECONDS): also start no trial after this much search time. Off by
-# default: a wall-clock budget makes the search, so the model, depend on the machine's speed and load.
-TUNER_BUDGET_SECONDS: float | None = None
-TUNER_MAX_EPOCHS = 60  # each trial trains this long per fold; the CV curve picks the epochs
-# ...or stops sooner: once the folds' mean held-out loss has not improved for this many epochs
-# (None: always TUNER_MAX_EPOCHS). Trials that peak early then cost a fraction of the epochs.
-TUNER_PATIENCE: int | None = 15
-TUNER_SEED = SEED
-# What picks a trial's epochs and the best trial: mean held-out cross-entropy ("loss"),
-# smoother than accuracy on small folds, or accuracy ("accuracy").
-TUNER_SELECT_BY = "loss"
-SEARCH_SPACE = {  # name: (choices, default)
-    "hidden_units": ([0, 64, 256], 0),  # 0 = no hidden layer (dropout -> softmax)
-    "dropout": ([0.0, 0.2, 0.4, 0.6], 0.2),
-    "l2": ([0.0, 1e-4, 1e-3, 1e-2], 1e-3),  # weight decay on the dense kernels
-    "learning_rate": ([3e-4, 1e-3, 3e-3], 1e-3),
-}
 
 # ---- Trainer: the head --------------------------------------------------------------
 TRAIN_STEPS: int | None = None  # None: the (tuned) epochs over the train split; a number overrides
 EVAL_STEPS = 5
-HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's head shape
-    "hidden_units": 256,
-    "dropout": 0.3,
-    "l2": 0.0,
-    "learning_rate": 1e-3,
-    "epochs": 12,
-    "batch_size": 32,
-    "seed": SEED,
-}
 
 # ---- Evaluator and BlessingGate: the blessing rule (pipeline/blessing.py) -----------------
 # Bless when the chosen head's k-fold out-of-fold accuracy over every labelled photo is

@@ -47,6 +47,7 @@ def create_pipeline(
     compare_with_baseline: bool = True,
     tune: bool = configs.TUNE,
     tuner_settings: dict | None = None,
+    keras_verbosity: int = 0,
     schema_path: str = str(configs.SCHEMA_PATH),
     enable_cache: bool = configs.ENABLE_CACHE,
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
@@ -60,7 +61,9 @@ def create_pipeline(
     HoldoutCheck.lower_bound); cv_needed_correct of photo_count: the out-of-fold bar
     (BlessingBar.needed_correct, -1 when none can pass); compare_with_baseline=False leaves
     out the last blessed model (a new baseline, or the label set changed). tune=False
-    skips the Tuner; data_health=False the DataHealth report."""
+    skips the Tuner; data_health=False the DataHealth report. keras_verbosity: the Tuner's
+    Keras fit() verbosity and, when nonzero, its search-space and results tables (the runner
+    reads --verbose; only a nonzero value enters the Tuner's config, so quiet runs keep their cache)."""
     components = []
 
     # Reads the TFRecords written by `tastebud prepare`, keeping its train/eval split.
@@ -105,7 +108,11 @@ def create_pipeline(
             transform_graph=transform.outputs["transform_graph"],
             train_args=tfx.proto.TrainArgs(splits=["train"]),
             eval_args=tfx.proto.EvalArgs(splits=["eval"]),  # required by TFX; tuner_fn never reads it
-            custom_config={"labels": labels, "tuner": tuner_settings or {}},
+            custom_config={
+                "labels": labels,
+                "tuner": tuner_settings or {},
+                **({"verbose": keras_verbosity} if keras_verbosity else {}),
+            },
         )
         components.append(tuner)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipeline import configs
+from preprocessing.settings import EXIF_SCAN_BYTES
 
 _SOI, _SOS, _EOI, _APP1 = 0xD8, 0xDA, 0xD9, 0xE1
 _EXIF_HEADER = (0x45, 0x78, 0x69, 0x66, 0, 0)  # b"Exif\0\0"
@@ -93,7 +93,7 @@ def _orientation_in_tiff(data: _Bytes, tiff: tf.Tensor, end: tf.Tensor) -> tf.Te
     return tf.cond(tf.size(values) > 0, lambda: values[0], lambda: tf.constant(0, tf.int64))
 
 
-def exif_orientation(encoded: tf.Tensor, scan_bytes: int = configs.EXIF_SCAN_BYTES) -> tf.Tensor:
+def exif_orientation(encoded: tf.Tensor, scan_bytes: int = EXIF_SCAN_BYTES) -> tf.Tensor:
     """Scalar encoded image -> int32 EXIF orientation in 1..8 (1: upright, absent, invalid or not JPEG).
 
     Only the first `scan_bytes` bytes are read: the Exif segment comes before the image data.

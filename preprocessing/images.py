@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from pipeline import configs
 from preprocessing.exif import apply_orientation, exif_orientation
+from preprocessing.settings import JPEG_DECODE_RATIOS, JPEG_MIN_SHORT_SIDE_FACTOR
 
 _JPEG_MAGIC = b"\xff\xd8\xff"  # what tf.io.decode_image itself recognises as JPEG
 
 
-def jpeg_ratio(short_side: tf.Tensor, size: int, factor: int = configs.JPEG_MIN_SHORT_SIDE_FACTOR) -> tf.Tensor:
+def jpeg_ratio(short_side: tf.Tensor, size: int, factor: int = JPEG_MIN_SHORT_SIDE_FACTOR) -> tf.Tensor:
     """int32 short side in pixels -> int32 index into JPEG_DECODE_RATIOS of the largest ratio r
     with ceil(short_side / r) >= factor * size (the last, ratio 1, when none fits)."""
-    ratios = tf.constant(configs.JPEG_DECODE_RATIOS, tf.int32)
+    ratios = tf.constant(JPEG_DECODE_RATIOS, tf.int32)
     fits = (short_side + ratios - 1) // ratios >= factor * size
     return tf.cast(tf.argmax(tf.concat([tf.cast(fits[:-1], tf.int32), [1]], 0)), tf.int32)
 
@@ -33,7 +33,7 @@ def decode_jpeg_scaled(encoded: tf.Tensor, size: int) -> tf.Tensor:
     """Scalar JPEG bytes -> uint8 [height, width, 3], DCT-downscaled when far bigger than needed."""
     shape = tf.io.extract_jpeg_shape(encoded)
     index = jpeg_ratio(tf.minimum(shape[0], shape[1]), size)
-    branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in configs.JPEG_DECODE_RATIOS]
+    branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in JPEG_DECODE_RATIOS]
     return tf.switch_case(index, branches)
 
 

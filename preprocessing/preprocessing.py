@@ -11,10 +11,10 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import configs
 from preprocessing import features, traced_backbone
 from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
+from preprocessing.settings import TRANSFORM_CHUNK_SIZE
 
 # One traced image -> embedding function per (backbone, weights, chunk) and process:
 # TFT's later traces of preprocessing_fn call it instead of re-tracing the decoding.
@@ -49,7 +49,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     # TFT traces this function several times: the backbone is an already-traced
     # SavedModel (preprocessing/traced_backbone.py), loaded once per process.
     extractor = tft.make_and_track_object(lambda: traced_backbone.load(backbone.name, weights), name="backbone")
-    chunk = int(custom_config.get("chunk_size", configs.TRANSFORM_CHUNK_SIZE))
+    chunk = int(custom_config.get("chunk_size", TRANSFORM_CHUNK_SIZE))
     images = tf.reshape(inputs[features.IMAGE_KEY], [-1])
     embedding = _embedder(extractor, backbone.name, weights, chunk)(images)
     outputs = {features.EMBEDDING_KEY: embedding}

@@ -8,6 +8,7 @@ predictions for eval images the model never trained on -> say where everything w
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,18 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"== 1/3 prepare {configs.SAMPLE_DATA} -> {data}")
     print(format_summary(prepare(PrepareConfig(source=str(configs.SAMPLE_DATA), out=str(data)))))
 
-    import local_runner
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # as local_runner.py does
+    from pipeline import local_run
     from pipeline.evaluation import summarize
     from tastebud.inference import LocalModel
     from tastebud.run_report import report
 
     print(f"\n== 2/3 local pipeline ({args.backbone}) -> {out}")
-    run_args = local_runner.parse_args(
+    run_args = local_run.parse_args(
         ["--data", str(data), "--output", str(out), "--backbone", args.backbone, "--tflite"]
     )
-    runs = local_runner.run(run_args)
-    serving_dir = local_runner.paths(str(out), run_args.model_name)["serving"]
-    labels = local_runner.read_labels(str(data))
+    runs = local_run.run(run_args)
+    serving_dir = local_run.paths(str(out), run_args.model_name)["serving"]
+    labels = local_run.read_labels(str(data))
     print(report(runs, serving_dir, labels))
     print(summarize(runs["Evaluator"].output("evaluation").uri, labels).text())
 

@@ -6,6 +6,7 @@ REST stand-in and the web app are in test_phone_photos.py.
 
 from __future__ import annotations
 
+import io
 import random
 
 import numpy as np
@@ -38,7 +39,7 @@ def plain(photo) -> bytes:
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_each_orientation_decodes_upright(photo, plain, orientation):
     stored = pp.stored_with_tag(photo, orientation)
-    viewer = np.asarray(ImageOps.exif_transpose(Image.open(pp.io.BytesIO(stored))))
+    viewer = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(stored))))
     assert viewer.shape == np.asarray(photo).shape  # the test photo itself is right: a viewer shows it upright
     assert int(orientation_of(tf.constant(stored))) == orientation
     got = upright_of(tf.constant(stored)).numpy().astype(float)
@@ -101,7 +102,7 @@ def test_garbage_and_truncated_headers_give_orientation_1_without_crashing(plain
 def test_non_jpeg_and_untagged_photos_decode_exactly_as_before(photo):
     """PNG/BMP/GIF/WebP go through decode_image untouched, Exif or not; so does every sample photo."""
     for fmt in ("PNG", "BMP", "GIF", "WEBP"):
-        buffer = pp.io.BytesIO()
+        buffer = io.BytesIO()
         extra = {"exif": pp.orientation_exif(6)} if fmt in ("PNG", "WEBP") else {}
         photo.save(buffer, format=fmt, **extra)
         data = tf.constant(buffer.getvalue())
@@ -123,7 +124,7 @@ def test_ratio_is_the_largest_that_keeps_the_short_side_twice_the_input(short_si
 @pytest.mark.parametrize("width, height, ratio", [(4032, 3024, 4), (3024, 4032, 4), (1800, 1200, 2)])
 def test_big_jpegs_decode_scaled_and_oriented_close_to_a_full_decode(photo, width, height, ratio):
     big = pp.big_jpeg(photo, width, height)
-    tagged = pp.jpeg(Image.open(pp.io.BytesIO(big)).transpose(pp.STORE[6]), pp.orientation_exif(6), quality=90)
+    tagged = pp.jpeg(Image.open(io.BytesIO(big)).transpose(pp.STORE[6]), pp.orientation_exif(6), quality=90)
     full = tf.image.resize(tf.io.decode_jpeg(big, channels=3), [SIZE, SIZE], antialias=True).numpy()
     for data in (big, tagged):
         decoded = upright_of(tf.constant(data))

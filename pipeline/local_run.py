@@ -1,0 +1,163 @@
+"""A local run of the pipeline (LocalDagRunner, SQLite ML Metadata, Beam DirectRunner): its
+flags, where it writes, and the run itself. local_runner.py is the command around it; the
+demo (tastebud/demo.py) runs it too. Call tastebud.quiet.configure before TensorFlow is imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pipeline import configs
+from pipeline.runner_args import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings
+from tastebud import quiet
+
+DESCRIPTION = "Runs the tastebud pipeline locally: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner."
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=DESCRIPTION)
+    p.add_argument("--data", default=str(configs.LOCAL_OUTPUT / "data"), help="DATA_DIR written by `tastebud prepare`")
+    p.add_argument(
+        "--output", default=str(configs.LOCAL_OUTPUT), help="pipeline root, metadata and serving dir (local or gs://)"
+    )
+    p.add_argument("--metadata", help="ML Metadata SQLite file (default OUTPUT/metadata.sqlite, ./ for a gs:// OUTPUT)")
+    p.add_argument("--backbone", default=configs.BACKBONE, help="inception_v3 (default) or efficientnet_lite0")
+    p.add_argument("--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file for the backbone")
+    p.add_argument(
+        "--train-steps", type=int, default=configs.TRAIN_STEPS, help="override the tuned epochs with a step count"
+    )
+    p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
+    add_blessing_arguments(p)
+    p.add_argument("--model-name", default=configs.MODEL_NAME, help="serving/<model-name>/<version>")
+    p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    p.add_argument(
+        "--direct-running-mode",
+        default=configs.DIRECT_RUNNING_MODE,
+        # Not multi_threading: Beam's DirectRunner loses elements in that mode (see README).
+        choices=["in_memory", "multi_processing"],
+    )
+    p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
+    add_phone_arguments(p, "OUTPUT")
+    p.add_argument("--no-cache", action="store_true", help="recompute every component")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
+    return p.parse_args(argv)
+
+
+def read_labels(data_dir: str) -> list[str]:
+    """dict.txt through Beam's FileSystems, as `prepare` wrote it (a local path or gs://)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from data.report import read_text
+
+    path = f"{data_dir}/{configs.LABELS_FILE}"
+    if not FileSystems.exists(path):
+        raise SystemExit(f"error: {path} not found; run `tastebud prepare SOURCE --out {data_dir}` first")
+    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
+
+
+def as_location(path: str) -> str:
+    """A URI (gs://...) as given; a local path made absolute. Never Path() on a URI ("gs:/b")."""
+    return path.rstrip("/") if "://" in path else str(Path(path).resolve())
+
+
+def paths(output: str, model_name: str, metadata: str | None = None) -> dict[str, str]:
+    """Where the run writes. ML Metadata is a local SQLite file: OUTPUT/metadata.sqlite, or
+    ./metadata.sqlite when OUTPUT is a URI (SQLite cannot live in a bucket)."""
+    out = as_location(output)
+    default_metadata = "metadata.sqlite" if "://" in out else f"{out}/metadata.sqlite"
+    return {
+        "pipeline_root": f"{out}/pipeline",
+        "metadata": str(Path(metadata or default_metadata).resolve()),
+        "serving": f"{out}/serving/{model_name}",
+        "tflite": f"{out}/{configs.PHONE_DIR}/{model_name}",
+    }
+
+
+def blessing_gate(args: argparse.Namespace, data: str, labels: list[str], metadata: str):
+    """The record the run is judged against: the out-of-fold bar from every labelled photo's
+    count, the eval split's floor, and whether to compare with the last blessed model."""
+    from pipeline.baseline import (
+        Record,
+        eval_counts,
+        labelled_counts,
+        latest_blessed_labels,
+        latest_blessed_signatures,
+        plan_baseline,
+    )
+    from pipeline.blessing import compute_bar, compute_holdout
+
+    bar = compute_bar(labelled_counts(data), args.significance, args.min_accuracy)
+    holdout = compute_holdout(sum(eval_counts(data).values()), bar)
+    previous, signatures = latest_blessed_labels(metadata), latest_blessed_signatures(metadata)
+    return Record(bar, holdout, plan_baseline(labels, previous, args.new_baseline, signatures))
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Builds and runs the pipeline; returns the components of this run (from ML Metadata)."""
+    from tfx import v1 as tfx
+
+    from pipeline import baseline, results
+    from pipeline.pipeline import create_pipeline
+    from preprocessing.backbones import get_backbone
+
+    # Fail before any work when the backbone's weights are missing.
+    get_backbone(args.backbone).resolve_weights(args.backbone_weights)
+    p = paths(args.output, args.model_name, args.metadata)
+    data = as_location(args.data)
+    labels = read_labels(data)
+    record = blessing_gate(args, data, labels, p["metadata"])
+    pipeline = create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=p["pipeline_root"],
+        data_dir=data,
+        labels=labels,
+        serving_model_dir=p["serving"],
+        backbone=args.backbone,
+        backbone_weights=args.backbone_weights,
+        train_steps=args.train_steps,
+        eval_steps=args.eval_steps,
+        hyperparameters={"seed": args.seed},
+        accuracy_bar=record.holdout.lower_bound,
+        cv_needed_correct=-1 if record.bar.needed_correct is None else record.bar.needed_correct,
+        photo_count=record.bar.photo_count,
+        compare_with_baseline=record.plan.compare,
+        tune=configs.TUNE and not args.no_tune,
+        tuner_settings=tuner_settings(args),
+        keras_verbosity=quiet.keras_verbosity(),
+        enable_cache=not args.no_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
+        beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
+        phone=phone_settings(args, p["tflite"]),
+        data_health=not args.no_data_health,
+    )
+    global PROGRESS
+    PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    store = results.sqlite_store(p["metadata"])
+    baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], record)
+    return results.component_runs(store)
+
+
+PROGRESS: quiet.ComponentProgress | None = None  # this run's component progress, once TFX starts
+
+
+def explain_failure(error: Exception, metadata: str) -> str:
+    """One clear paragraph instead of a Beam traceback: which component failed, why, what to do."""
+    from pipeline import results
+
+    # ML Metadata names the failed component; a driver that fails before its execution is
+    # recorded (ImportExampleGen listing its input) is the one the progress lines last started.
+    failed = (PROGRESS and PROGRESS.running()) or "?"
+    if Path(metadata).exists():
+        runs = results.component_runs(results.sqlite_store(metadata))
+        failed = next((name for name, r in runs.items() if r.state == "FAILED"), failed)
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if "Error" in line or "error" in line), lines[-1] if lines else "")
+    message = f"error: the pipeline failed in {failed}: {type(error).__name__}: {detail.strip()[:400]}"
+    if "decode" in str(error).lower() or "image" in str(error).lower():
+        message += (
+            "\nAn image in the data does not decode. Data written by `tastebud prepare` is checked "
+            "image by image; run it on your source to find and reject the bad file. Nothing was pushed."
+        )
+    return message

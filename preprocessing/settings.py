@@ -1,0 +1,13 @@
+"""The preprocessing code's own settings: plain constants, no TensorFlow import.
+
+They sit here, below pipeline/, so the Transform graph built in Beam workers and serving
+read them without importing the pipeline; pipeline/configs.py re-exports them.
+"""
+
+TRANSFORM_CHUNK_SIZE = 32  # images decoded and embedded per backbone call inside Transform
+# Decoding (preprocessing/images.py, the same ops in Transform and serving). A big JPEG is
+# decoded at 1/2, 1/4 or 1/8 scale in the DCT: the largest ratio that keeps its short side
+# at least this many times the backbone's input size (224 px -> full decode below 896 px).
+JPEG_MIN_SHORT_SIDE_FACTOR = 2
+JPEG_DECODE_RATIOS = (8, 4, 2, 1)  # the scales libjpeg offers, largest first
+EXIF_SCAN_BYTES = 1 << 20  # EXIF orientation is looked for in this many leading bytes of a JPEG
