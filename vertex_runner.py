@@ -22,6 +22,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from pipeline import configs  # noqa: E402
 from pipeline.runner_args import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings  # noqa: E402
+from pipeline.vertex_settings import vertex_serving_config, vertex_training_config  # noqa: E402
 
 
 class SubmitError(RuntimeError):
@@ -110,9 +111,10 @@ def blessing_settings(args: argparse.Namespace) -> dict:
             check_credentials()  # no credentials: say so at once, not after the client's retries
         summary = json.loads(read_text(source))
     except Exception as e:
+        eval_bar = f"--min-accuracy {args.min_accuracy:g}" if args.min_accuracy else "none (no --min-accuracy)"
         print(
-            f"note: no photo counts from {source} ({e}); no out-of-fold bar, and the eval bar is only "
-            f"--min-accuracy ({args.min_accuracy}). Pass --summary-file with a local copy of DATA_DIR/summary.json.",
+            f"note: no photo counts from {source} ({e}); no out-of-fold bar, and the eval bar is {eval_bar}. "
+            "Pass --summary-file with a local copy of DATA_DIR/summary.json for both.",
             file=sys.stderr,
         )
         return {"accuracy_bar": args.min_accuracy or 0.0, "cv_needed_correct": 0, "photo_count": 0}
@@ -122,42 +124,6 @@ def blessing_settings(args: argparse.Namespace) -> dict:
     print(f"eval floor: accuracy >= {holdout.accuracy:.3f}: {holdout.reason()}", file=sys.stderr)
     needed = -1 if bar.needed_correct is None else bar.needed_correct
     return {"accuracy_bar": holdout.lower_bound, "cv_needed_correct": needed, "photo_count": bar.photo_count}
-
-
-def vertex_training_config(args: argparse.Namespace) -> dict:
-    from tfx import v1 as tfx
-
-    vertex = tfx.extensions.google_cloud_ai_platform
-    return {
-        vertex.ENABLE_VERTEX_KEY: True,
-        vertex.VERTEX_REGION_KEY: args.region,
-        vertex.TRAINING_ARGS_KEY: {
-            "project": args.project,
-            "worker_pool_specs": [
-                {
-                    "machine_spec": {"machine_type": configs.VERTEX_TRAINING_MACHINE_TYPE},
-                    "replica_count": 1,
-                    "container_spec": {"image_uri": args.image},
-                }
-            ],
-        },
-    }
-
-
-def vertex_serving_config(args: argparse.Namespace) -> dict:
-    from tfx import v1 as tfx
-
-    vertex = tfx.extensions.google_cloud_ai_platform
-    return {
-        vertex.ENABLE_VERTEX_KEY: True,
-        vertex.VERTEX_REGION_KEY: args.region,
-        vertex.VERTEX_CONTAINER_IMAGE_URI_KEY: configs.VERTEX_SERVING_IMAGE,
-        vertex.SERVING_ARGS_KEY: {
-            "project_id": args.project,
-            "endpoint_name": configs.VERTEX_ENDPOINT_NAME,
-            "machine_type": configs.VERTEX_SERVING_MACHINE_TYPE,
-        },
-    }
 
 
 def pipeline_root(args: argparse.Namespace) -> str:
