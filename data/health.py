@@ -195,8 +195,21 @@ def check(
     far = [r for r in outliers(keys, given, embeddings) if r["uri"] not in unusable]
     # A black or blank frame is no example of any class: no suggested label for it.
     mislabelled = [r for r in label_issues(keys, labels, pred_probs, names) if r["uri"] not in unusable]
-    found = mislabelled + far + embedding_duplicates(keys, given, embeddings)
-    return sort_rows(found + other_rows)
+    pairs = embedding_duplicates(keys, given, embeddings)
+    twins = conflicting_labels(pairs + other_rows, dict(zip(keys, given, strict=True)), {r["uri"] for r in mislabelled})
+    return sort_rows(mislabelled + twins + far + pairs + other_rows)
+
+
+def conflicting_labels(rows: list[dict], label_of: dict[str, str], already: set[str]) -> list[dict]:
+    """A near-duplicate pair filed under two labels cannot be right twice: a `label` row for its
+    first photo, suggesting its twin's label, scored by the pair's similarity (unless listed already)."""
+    found = []
+    for r in (r for r in rows if r["issue"] == "near_duplicate"):
+        mine, theirs = label_of.get(r["uri"], r["label"]), label_of.get(r["other_uri"], "")
+        if theirs and theirs != mine and r["uri"] not in already:
+            found.append(row(r["uri"], mine, "label", r["score"], theirs, other_uri=r["other_uri"]))
+            already = already | {r["uri"]}
+    return found
 
 
 def sort_rows(rows: Iterable[dict]) -> list[dict]:

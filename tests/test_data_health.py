@@ -207,6 +207,21 @@ def test_report_csv_columns_and_order():
     assert health.summary_line({}, "r/data_health.csv") == "data health: no issues found"
 
 
+def test_a_near_duplicate_under_another_label_is_a_label_row():
+    """A half-size copy of a tulip filed under roses (found by prepare's hash) is listed as
+    possibly mislabelled, suggesting its twin's label, once; pairs with one label are not."""
+    label_of = {"tulip.jpg": "tulips", "copy.jpg": "roses", "a.jpg": "daisy", "b.jpg": "daisy"}
+    pairs = health.prepare_duplicates(
+        "uri,label,group,kept_with,distance\ncopy.jpg,roses,1,tulip.jpg,2\nb.jpg,daisy,2,a.jpg,0\n"
+    )
+    pairs.append(health.row("copy.jpg", "roses", "near_duplicate", 0.99, other_uri="tulip.jpg"))  # also by embedding
+    rows = health.conflicting_labels(pairs, label_of, set())
+    assert [(r["uri"], r["issue"], r["suggested_label"], r["other_uri"]) for r in rows] == [
+        ("copy.jpg", "label", "tulips", "tulip.jpg")
+    ]
+    assert health.conflicting_labels(pairs, label_of, {"copy.jpg"}) == []  # cleanlab listed it already
+
+
 def test_blank_dark_and_blurry_frames():
     from PIL import ImageFilter
 
