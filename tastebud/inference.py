@@ -23,16 +23,15 @@ class Prediction:
         return {"key": self.key, "label": self.label, "score": self.score, "scores": self.scores}
 
 
-def latest_version(serving_dir: str | Path) -> Path:
-    """The newest numeric version folder under a serving dir (or the dir itself if it is a model)."""
+def latest_version(serving_dir: str | Path, model_file: str = "saved_model.pb") -> Path:
+    """The newest numeric version folder under a serving dir (or the dir itself if it is a model);
+    model_file: what a version folder holds (model.tflite for the phone model's layout)."""
     root = Path(serving_dir)
-    if (root / "saved_model.pb").exists():
+    if (root / model_file).exists():
         return root
-    versions = (
-        [p for p in root.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()] if root.is_dir() else []
-    )
+    versions = [p for p in root.iterdir() if p.name.isdigit() and (p / model_file).exists()] if root.is_dir() else []
     if not versions:
-        raise FileNotFoundError(f"no model versions under {root} (expected {root}/<version>/saved_model.pb)")
+        raise FileNotFoundError(f"no model versions under {root} (expected {root}/<version>/{model_file})")
     return max(versions, key=lambda p: int(p.name))
 
 

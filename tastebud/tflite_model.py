@@ -29,13 +29,14 @@ def is_tflite(path: str | Path) -> bool:
 def phone_model_in(path: str) -> str:
     """`--model` as given, or the phone model a folder holds: <folder>/model.tflite, or the
     latest <version>/model.tflite under OUT/tflite/<model>/ (the layout PhoneExport pushes)."""
-    folder = Path(path)
-    if "://" in path or is_tflite(path) or not folder.is_dir():
+    from tastebud.inference import latest_version
+
+    if "://" in path or is_tflite(path) or not Path(path).is_dir():
         return path
-    if (folder / "model.tflite").is_file():
-        return str(folder / "model.tflite")
-    versions = sorted((int(p.name), p) for p in folder.iterdir() if p.name.isdigit() and (p / "model.tflite").is_file())
-    return str(versions[-1][1] / "model.tflite") if versions else path
+    try:
+        return str(latest_version(path, "model.tflite") / "model.tflite")
+    except FileNotFoundError:
+        return path
 
 
 def decode_frame(encoded: bytes, size: int) -> np.ndarray:
