@@ -6,6 +6,10 @@ OUT ?= $(CURDIR)/out
 DATA ?= $(OUT)/data
 
 IMAGE ?= tastebud-pipeline:latest
+# pytest-xdist workers for make test and test-fast (tests/conftest.py keeps each shared
+# pipeline run on one worker); JOBS=0 runs the tests in one process.
+JOBS ?= 2
+PARALLEL := -n $(JOBS) --dist loadgroup --no-loadscope-reorder
 
 .PHONY: setup lock test test-fast lint format demo review tensorboard notebook image stress bench bench-phone bench-head clean-out
 
@@ -21,16 +25,16 @@ lint: setup
 format: setup
 	$(DEV) ruff format .
 
-test: setup  ## lint + the launcher checks + the whole test suite (slow end-to-end tests included)
+test: setup  ## lint + the launcher checks + both test tiers (tests/unit, then tests/e2e: the real pipeline runs)
 	$(DEV) ruff check .
 	tests/test_launcher.sh
-	$(DEV) pytest
+	$(DEV) pytest $(PARALLEL)
 
-test-fast: setup  ## the quick tests only
-	$(DEV) pytest -m "not slow"
+test-fast: setup  ## the unit tier only (tests/unit: no pipeline runs; about 3 minutes on 2 cores)
+	$(DEV) pytest $(PARALLEL) tests/unit
 
 stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients, 14 rounds of 160 requests, leak check)
-	$(DEV) pytest -m stress -s
+	$(DEV) pytest tests/e2e -m stress -s
 
 bench: setup  ## the benchmark suite; writes bench/results.json (not part of make test)
 	$(DEV) python -m bench.run

@@ -20,9 +20,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from pipeline import configs  # noqa: E402
-from pipeline.runner_args import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings  # noqa: E402
+from pipeline import configs, runner_args  # noqa: E402
+from pipeline.settings import BlessingSettings, PipelineSettings  # noqa: E402
 from pipeline.vertex_settings import vertex_serving_config, vertex_training_config  # noqa: E402
+from preprocessing.contract import LABELS_FILE, SUMMARY_FILE, read_labels_file  # noqa: E402
+from preprocessing.settings import TransformSettings  # noqa: E402
 
 
 class SubmitError(RuntimeError):
@@ -31,14 +33,17 @@ class SubmitError(RuntimeError):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--project", default=configs.GCP_PROJECT or "my-project", help="GCP project (TASTEBUD_GCP_PROJECT)")
-    p.add_argument("--region", default=configs.GCP_REGION, help="region (TASTEBUD_GCP_REGION)")
-    p.add_argument("--bucket", default=configs.GCS_BUCKET or "gs://my-bucket", help="gs://BUCKET (TASTEBUD_GCS_BUCKET)")
-    p.add_argument("--image", default=configs.PIPELINE_IMAGE, help="pipeline container image (TASTEBUD_IMAGE)")
-    p.add_argument("--service-account", default=configs.SERVICE_ACCOUNT, help="(TASTEBUD_SERVICE_ACCOUNT)")
+    env = runner_args.env_default
+    p.add_argument(
+        "--project", default=env("TASTEBUD_GCP_PROJECT", configs.GCP_PROJECT) or "my-project", help="GCP project"
+    )
+    p.add_argument("--region", default=env("TASTEBUD_GCP_REGION", configs.GCP_REGION), help="region")
+    p.add_argument("--bucket", default=env("TASTEBUD_GCS_BUCKET", configs.GCS_BUCKET) or "gs://my-bucket")
+    p.add_argument("--image", default=env("TASTEBUD_IMAGE", configs.PIPELINE_IMAGE), help="pipeline container image")
+    p.add_argument("--service-account", default=env("TASTEBUD_SERVICE_ACCOUNT", configs.SERVICE_ACCOUNT))
     p.add_argument("--data", help="DATA_DIR from `tastebud prepare` (default BUCKET/tastebud/data)")
     p.add_argument("--labels-file", help="a local copy of DATA_DIR/dict.txt (default: read DATA_DIR/dict.txt)")
-    p.add_argument("--backbone", default=configs.BACKBONE)
+    p.add_argument("--backbone", default=env("TASTEBUD_BACKBONE", configs.BACKBONE))
     p.add_argument(
         "--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file, e.g. gs://B/inception.h5"
     )
@@ -46,8 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--summary-file", help="a local copy of DATA_DIR/summary.json (default: read it there) for the blessing bar"
     )
     p.add_argument("--train-steps", type=int, default=configs.TRAIN_STEPS)
-    add_blessing_arguments(p)
-    add_phone_arguments(p, "BUCKET/tastebud")
+    runner_args.add_blessing_arguments(p)
+    runner_args.add_phone_arguments(p, "BUCKET/tastebud")
     p.add_argument("--max-workers", type=int, default=configs.DATAFLOW_MAX_WORKERS, help="Dataflow autoscaling cap")
     p.add_argument("--machine-type", default=configs.DATAFLOW_MACHINE_TYPE, help="Dataflow worker machine type")
     p.add_argument("--vertex-training", action="store_true", default=configs.USE_VERTEX_TRAINING)
@@ -70,9 +75,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def read_labels(args: argparse.Namespace) -> list[str]:
     """dict.txt's labels (the evaluation config needs their count at compile time), read
     through Beam's FileSystems (local or gs://, as `prepare` wrote them)."""
-    from data.report import read_text
+    from apache_beam.io.filesystems import FileSystems
 
-    source = args.labels_file or f"{args.data}/{configs.LABELS_FILE}"
+    source = args.labels_file or f"{args.data}/{LABELS_FILE}"
     if "://" in source and not args.submit:
         # A dry run never reaches for the bucket: it shows the spec with the sample's labels.
         print(
@@ -84,7 +89,7 @@ def read_labels(args: argparse.Namespace) -> list[str]:
     if "://" in source:
         check_credentials()
     try:
-        return [line.strip() for line in read_text(source).splitlines() if line.strip()]
+        return read_labels_file(source, FileSystems.open)
     except Exception as e:
         raise SystemExit(
             f"error: cannot read the labels from {source} ({type(e).__name__}); "
@@ -92,18 +97,15 @@ def read_labels(args: argparse.Namespace) -> list[str]:
         ) from None
 
 
-def blessing_settings(args: argparse.Namespace) -> dict:
-    """create_pipeline's blessing arguments, from summary.json's counts: TFMA's lower bound on
-    eval accuracy (the eval split's floor) and the out-of-fold bar as a count of photos.
-
-    The label set cannot be compared with the last blessed model at compile time (ML
-    Metadata lives in Vertex AI), so only --new-baseline drops the comparison here.
+def blessing(args: argparse.Namespace) -> BlessingSettings:
+    """The blessing settings from summary.json's counts: the out-of-fold bar and the eval split's
+    floor under it. Whether the last blessed model can be compared (same labels) is decided
+    inside the run, by the Evaluator (pipeline/evaluator.py), as in local runs.
     """
+    from data.counts import summary_counts
     from data.report import read_text
-    from pipeline.baseline import summary_counts
-    from pipeline.blessing import compute_bar, compute_holdout
 
-    source = args.summary_file or f"{args.data}/{configs.SUMMARY_FILE}"
+    source = args.summary_file or f"{args.data}/{SUMMARY_FILE}"
     try:
         if "://" in source and not args.submit:
             raise FileNotFoundError("not read in a dry run")
@@ -117,13 +119,14 @@ def blessing_settings(args: argparse.Namespace) -> dict:
             "Pass --summary-file with a local copy of DATA_DIR/summary.json for both.",
             file=sys.stderr,
         )
-        return {"accuracy_bar": args.min_accuracy or 0.0, "cv_needed_correct": 0, "photo_count": 0}
-    bar = compute_bar(summary_counts(summary, ("train", "eval")), args.significance, args.min_accuracy)
-    holdout = compute_holdout(sum(summary_counts(summary).values()), bar)
+        return BlessingSettings(compare_with_last_blessed=not args.new_baseline, min_accuracy=args.min_accuracy)
+    settings = runner_args.blessing_settings(
+        args, summary_counts(summary, ("train", "eval")), sum(summary_counts(summary).values())
+    )
+    bar, holdout = settings.bar, settings.holdout
     print(f"blessing bar: out-of-fold accuracy >= {bar.accuracy:.3f}: {bar.reason()}", file=sys.stderr)
     print(f"eval floor: accuracy >= {holdout.accuracy:.3f}: {holdout.reason()}", file=sys.stderr)
-    needed = -1 if bar.needed_correct is None else bar.needed_correct
-    return {"accuracy_bar": holdout.lower_bound, "cv_needed_correct": needed, "photo_count": bar.photo_count}
+    return settings
 
 
 def pipeline_root(args: argparse.Namespace) -> str:
@@ -136,29 +139,27 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
 
     from pipeline.pipeline import create_pipeline
 
-    pipeline = create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME,
-        pipeline_root=pipeline_root(args),
+    settings = PipelineSettings(
+        name=configs.PIPELINE_NAME,
+        root=pipeline_root(args),
         data_dir=args.data,
-        labels=read_labels(args),
-        serving_model_dir=f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME}",
-        backbone=args.backbone,
-        backbone_weights=args.backbone_weights,
-        train_steps=args.train_steps,
-        hyperparameters={"seed": args.seed},
-        **blessing_settings(args),
-        compare_with_baseline=not args.new_baseline,
-        tune=configs.TUNE and not args.no_tune,
-        tuner_settings=tuner_settings(args),
+        labels=tuple(read_labels(args)),
+        serving_dir=f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME}",
+        transform=TransformSettings(args.backbone, args.backbone_weights),
+        head=runner_args.head_settings(args),
+        blessing=blessing(args),
+        data_health=not args.no_data_health,
+        phone=runner_args.phone_settings(args, f"{args.bucket}/tastebud/{configs.PHONE_DIR}/{configs.MODEL_NAME}"),
         schema_path=f"{configs.CONTAINER_PROJECT_DIR}/pipeline/schema.pbtxt",
-        beam_pipeline_args=configs.dataflow_beam_args(
-            args.project, args.region, args.bucket, args.image, args.max_workers, args.machine_type
+        beam_pipeline_args=tuple(
+            configs.dataflow_beam_args(
+                args.project, args.region, args.bucket, args.image, args.max_workers, args.machine_type
+            )
         ),
         vertex_training=vertex_training_config(args) if args.vertex_training else None,
         vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
-        phone=phone_settings(args, f"{args.bucket}/tastebud/{configs.PHONE_DIR}/{configs.MODEL_NAME}"),
-        data_health=not args.no_data_health,
     )
+    pipeline = create_pipeline(settings)
     filename = f"{configs.PIPELINE_NAME}_pipeline.json"
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=args.image),

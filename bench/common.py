@@ -56,26 +56,30 @@ def sample_images() -> list[tuple[str, str, bytes]]:
     return [(str(p), p.parent.name, p.read_bytes()) for p in sorted(SAMPLE.glob("*/*.jpg"))]
 
 
-def variants(count: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
-    """`count` distinct JPEGs made from the sample by random crops and flips, re-encoded."""
+def crop_and_flip(data: bytes, rng: random.Random):
+    """The JPEG `data` as an RGB Pillow image, randomly cropped to 75-100% of each side and
+    mirrored half of the time."""
     from PIL import Image, ImageOps
 
+    with Image.open(io.BytesIO(data)) as im:
+        im = im.convert("RGB")
+    w, h = im.size
+    scale = rng.uniform(0.75, 1.0)
+    cw, ch = int(w * scale), int(h * scale)
+    x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
+    im = im.crop((x, y, x + cw, y + ch))
+    return ImageOps.mirror(im) if rng.random() < 0.5 else im
+
+
+def variants(count: int, seed: int = 0) -> list[tuple[str, str, bytes]]:
+    """`count` distinct JPEGs made from the sample by random crops and flips, re-encoded."""
     base = sample_images()
     rng = random.Random(seed)
     out = []
     for i in range(count):
         key, label, data = base[i % len(base)]
-        with Image.open(io.BytesIO(data)) as im:
-            im = im.convert("RGB")
-            w, h = im.size
-            scale = rng.uniform(0.75, 1.0)
-            cw, ch = int(w * scale), int(h * scale)
-            x, y = rng.randint(0, w - cw), rng.randint(0, h - ch)
-            im = im.crop((x, y, x + cw, y + ch))
-            if rng.random() < 0.5:
-                im = ImageOps.mirror(im)
-            buffer = io.BytesIO()
-            im.save(buffer, format="JPEG", quality=90)
+        buffer = io.BytesIO()
+        crop_and_flip(data, rng).save(buffer, format="JPEG", quality=90)
         out.append((f"{key}#v{i}", label, buffer.getvalue()))
     return out
 

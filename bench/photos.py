@@ -1,4 +1,4 @@
-"""Photos as phones store them, made from the bundled sample with Pillow (bench/; tests/phone_photos.py).
+"""Photos as phones store them, made from the bundled sample with Pillow (bench/; tests/support/phone_photos.py).
 
 * `stored_with_tag(image, o)`: the pixels turned/flipped the way a phone stores them, with
   EXIF Orientation `o`, so that a viewer (Pillow's exif_transpose) shows `image` again.

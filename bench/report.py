@@ -65,42 +65,70 @@ def table(r: dict) -> str:
         from bench.tflite_bench import lines as tflite_lines
 
         lines += tflite_lines(r["tflite"])
-    lines += ["", "goals:"] + [f"- [{'x' if ok else ' '}] {goal}" for goal, ok in r["goals"].items()]
-    return "\n".join(lines)
+    return "\n".join(lines + goal_lines(r))
 
 
-def _runs(keras: dict) -> str:
-    """', mean of the runs before and after tastebud: A / B s' when the run recorded both."""
-    if "before" not in keras:
-        return ""
-    before, after = keras["before"]["total_s"], keras["after"]["total_s"]
-    return f", mean of the runs before and after tastebud: {before:.1f} / {after:.1f} s"
+def _photos(t: dict) -> list[str]:
+    """The photo columns: count, long side px range (median), KB range (median)."""
+    if "photo_stats" not in t:
+        return [str(t["photos"]), "", ""]
+    px, kb = t["photo_stats"]["long_side_px"], t["photo_stats"]["file_kb"]
+    return [
+        str(t["photo_stats"]["count"]),
+        f"{px['min']}-{px['max']} ({px['median']:.0f})",
+        f"{kb['min']:.0f}-{kb['max']:.0f} ({kb['median']:.0f})",
+    ]
+
+
+def _row(name: str, t: dict, run: dict, keras: dict, ratio: float) -> str:
+    script = f"{keras['before']['total_s']:.1f} / {keras['after']['total_s']:.1f}" if "before" in keras else ""
+    cells = [name, *_photos(t), f"{run['prepare_s']:.1f}", f"{run['pipeline_s']:.1f}", f"{run['total_s']:.1f}"]
+    return "| " + " | ".join(cells + [script, f"{keras['total_s']:.1f}", f"{ratio:.2f}"]) + " |"
+
+
+def _components(name: str, run: dict) -> str:
+    outside = run.get("outside_components_s")
+    return (
+        f"components (seconds, ML Metadata), {name}: "
+        + ", ".join(f"{component} {s:.1f}" for component, s in run["components_s"].items())
+        + ("" if outside is None else f"; outside the components (start-up, imports, orchestration) {outside:.1f}")
+    )
 
 
 def time_to_model_lines(r: dict) -> list[str]:
-    t = r["time_to_model"]
-    keras, no_tune, tuned = t["keras_script"], t["tastebud_no_tune"], t["tastebud_default"]
+    t, scale = r["time_to_model"], r.get("time_to_model_scale")
+    no_tune, tuned = t["tastebud_no_tune"], t["tastebud_default"]
+    kind = "photos like users'" if "photo_stats" in t else "generated photos"
     lines = [
         "",
-        f"(5) time to model: {t['photos']} generated photos, {t['classes']} classes, each run a fresh process "
-        "(efficientnet_lite0):",
+        f"(5) time to model: {kind}, {t['classes']} classes, each run a fresh process (efficientnet_lite0); "
+        "each tastebud run against the plain Keras script (same backbone and head) run just before and just after it:",
         "",
-        "| run | prepare s | pipeline s | total s | vs Keras script |",
-        "| --- | --- | --- | --- | --- |",
-        f"| plain Keras script (same backbone and head){_runs(keras)} | | | {keras['total_s']:.1f} | 1.00 |",
-        f"| tastebud --no-tune (same head) | {no_tune['prepare_s']:.1f} | {no_tune['pipeline_s']:.1f} "
-        f"| {no_tune['total_s']:.1f} | {t['no_tune_vs_keras']:.2f} |",
-        f"| tastebud default (with the Tuner) | {tuned['prepare_s']:.1f} | {tuned['pipeline_s']:.1f} "
-        f"| {tuned['total_s']:.1f} | {t['default_vs_keras']:.2f} |",
-        "",
-        "components (seconds, ML Metadata), --no-tune run: "
-        + ", ".join(f"{name} {s:.1f}" for name, s in no_tune["components_s"].items())
-        + (
-            f"; outside the components (start-up, imports, orchestration) {no_tune['outside_components_s']:.1f}"
-            if "outside_components_s" in no_tune
-            else ""
+        "| run | photos | long side px (median) | KB (median) | prepare s | pipeline s | total s "
+        "| script before / after s | script mean s | vs the script |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        _row("tastebud default (with the Tuner)", t, tuned, t["keras_script"], t["default_vs_keras"]),
+        _row(
+            "tastebud --no-tune (same head; reference)",
+            t,
+            no_tune,
+            t.get("keras_script_no_tune", t["keras_script"]),
+            t["no_tune_vs_keras"],
         ),
     ]
+    if scale:
+        lines.append(
+            _row(
+                "tastebud default, at scale",
+                scale,
+                scale["tastebud_default"],
+                scale["keras_script"],
+                scale["default_vs_keras"],
+            )
+        )
+    lines += ["", _components("default run", tuned), _components("--no-tune run", no_tune)]
+    if scale:
+        lines.append(_components(f"default run at {scale['photos']} photos", scale["tastebud_default"]))
     if "fixed_costs" in r:
         lines.append(
             "fixed cost per run (seconds beyond per-image work): "
@@ -109,62 +137,47 @@ def time_to_model_lines(r: dict) -> list[str]:
     return lines
 
 
-def goal_values(r: dict) -> list[tuple[str, str, str | None]]:
-    """Issue 14's measures of one run: (what, value, the key of its goal in bench.goals.goals or None)."""
-    lite, t, web = r["throughput"]["efficientnet_lite0"], r["time_to_model"], r["serving"]["web"]
-    no_tune, keras = t["tastebud_no_tune"]["total_s"], t["keras_script"]["total_s"]
-    return [
-        (
-            "time to model, 550 photos: tastebud --no-tune / plain Keras (goal <= 2.0x)",
-            f"{t['no_tune_vs_keras']:.2f}x ({no_tune:.0f} / {keras:.0f} s)",
-            "time to model <= 2.0x a plain Keras script (550 photos, same backbone and head)",
-        ),
-        ("the same with the Tuner (the default; no goal)", f"{t['default_vs_keras']:.2f}x", None),
-        (
-            "Transform, whole run of 1,000 images / limit (goal >= 0.5x)",
-            f"{lite['transform_vs_limit']:.2f}x",
-            "Transform whole run >= 0.5x limit (lite0, 1000 images)",
-        ),
-        (
-            "Transform fixed cost (goal <= 7 s)",
-            f"{r['fixed_costs']['Transform']:.1f} s",
-            "Transform fixed cost <= 7 s",
-        ),
-        (
-            "Transform steady state 1,000 -> 5,000 / limit (goal >= 0.85x)",
-            f"{lite['transform_steady_vs_limit']:.2f}x",
-            "Transform steady state >= 0.85x limit (lite0, 1000 -> 5000 images)",
-        ),
-        (
-            "Transform peak RSS growth 1,000 -> 5,000 (goal <= +10%)",
-            f"{r['scaling']['rss_growth_1000_to_5000']:+.1%}",
-            "peak RSS grows <= 10% from 1000 to 5000 images",
-        ),
-        (
-            "web at 16 clients / in-process batch 16 (goal >= 0.8x)",
-            f"{web['web16_vs_in_process16']:.2f}x",
-            "web at 16 clients >= 0.8x in-process batch 16",
-        ),
-        (
-            "web p99 at 16 clients / 1-client p50 (goal <= 3x)",
-            f"{web['p99_16_over_p50_1']:.1f}x",
-            "web p99 at 16 clients <= 3x single-client p50",
-        ),
-        ("batch labelling, Beam RunInference / in-process (no goal)", f"{r['batch']['beam_vs_in_process']:.2f}x", None),
-    ]
+def goal_lines(r: dict) -> list[str]:
+    """Every goal with its value and whether it held, then the figures with no goal."""
+    from bench.goals import GOALS, MEASURES, measure, show
+
+    lines = ["", "goals:"]
+    for goal in GOALS:
+        held = goal.holds(r)
+        mark = {True: "x", False: " ", None: "-"}[held]
+        lines.append(f"- [{mark}] {goal.name}: {goal.shown(goal.value(r))}")
+    lines += ["", "without a goal:"]
+    lines += [f"- {name}: {show(measure(fn, r), unit)}" for name, fn, unit in MEASURES]
+    return lines
+
+
+def _spread(values: list[float | None], unit: str) -> str:
+    """max - min of the runs' values, in the values' unit ('' when a run lacks it)."""
+    from bench.goals import show
+
+    if any(v is None or v == float("inf") for v in values):
+        return ""
+    return show(max(values) - min(values), "%" if unit == "%+" else unit)
 
 
 def compare(runs: list[dict]) -> str:
-    """A markdown row per measure: each run's value, and whether its goal held in every run."""
-    from bench.goals import goals
+    """A markdown table: a row per goal and per figure without one, each run's value, their
+    spread (max - min), and whether the goal held in every run."""
+    from bench.goals import GOALS, MEASURES, measure, show
 
-    held = [goals(r) for r in runs]
-    rows = zip(*(goal_values(r) for r in runs), strict=True)
-    lines = []
-    for measures in rows:
-        name, key = measures[0][0], measures[0][2]
-        ok = "" if key is None else ("yes" if all(h[key] for h in held) else "no")
-        lines.append(f"| {name} | " + " | ".join(m[1] for m in measures) + f" | {ok} |")
+    head = "| measure | " + " | ".join(f"run {i}" for i in range(1, len(runs) + 1)) + " | spread | held in every run |"
+    lines = [head, "|" + " --- |" * (len(runs) + 3)]
+    for goal in GOALS:
+        values = [goal.value(r) for r in runs]
+        held = [goal.holds(r) for r in runs]
+        held = "not measured" if None in held else ("yes" if all(held) else "no")
+        cells = [goal.shown(v) for v in values] + [_spread(values, goal.unit), held]
+        lines.append(f"| {goal.name} | " + " | ".join(cells) + " |")
+    for name, fn, unit in MEASURES:
+        values = [measure(fn, r) for r in runs]
+        lines.append(
+            f"| {name} | " + " | ".join([show(v, unit) for v in values] + [_spread(values, unit), "no goal"]) + " |"
+        )
     return "\n".join(lines)
 
 

@@ -1,6 +1,9 @@
 """`make bench`: every figure side by side in one run, written to bench/results.json.
 
-./dev python -m bench.run [--quick]
+./dev python -m bench.run [--quick] [--photos 550] [--scale-photos 2200] [--out FILE]
+
+--quick: small sizes everywhere, for trying the harness (its results go to
+bench/results/quick.json, which git ignores, unless --out says otherwise).
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from bench import backbone_bench, batch_bench, serving_bench, tflite_bench, time_to_model, transform_bench  # noqa: E402
 from bench.common import REPO, log, machine_facts, run_with_peak_rss, sample_images, variants, write_examples  # noqa: E402
-from bench.goals import fixed_costs, goals  # noqa: E402
+from bench.goals import fixed_costs, goal_values, goals  # noqa: E402
 
 LABELS = ["daisy", "dandelion", "roses", "sunflowers", "tulips"]
 RESULTS = REPO / "bench" / "results.json"
+QUICK_RESULTS = REPO / "bench" / "results" / "quick.json"
 
 
 def transform_run(examples: Path, backbone: str) -> tuple[float, float, int]:
@@ -85,7 +89,13 @@ def scaling_section(work: Path, sizes: list[int]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying the harness")
+    parser.add_argument("--photos", type=int, help="time to model's photos (default 550; --quick 100)")
+    parser.add_argument("--scale-photos", type=int, help="the scale row's photos (default 2200; --quick 200)")
+    parser.add_argument("--out", type=Path, help=f"results file (default {RESULTS.relative_to(REPO)})")
     args = parser.parse_args(argv)
+    photos = args.photos or (100 if args.quick else 550)
+    scale_photos = args.scale_photos or (200 if args.quick else 2200)
+    out = args.out or (QUICK_RESULTS if args.quick else RESULTS)
     results = {"machine": machine_facts()}
     with tempfile.TemporaryDirectory(prefix="tastebud-bench-") as tmp:
         work = Path(tmp)
@@ -98,32 +108,36 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "inception_v3": throughput_section(work, "inception_v3", sample[:64] if args.quick else sample, 64, 1, 4.0),
         }
-        results["time_to_model"] = time_to_model.run(work / "time_to_model", 120 if args.quick else 550)
+        results["time_to_model"] = time_to_model.run(work / "time_to_model", photos)
+        results["time_to_model_scale"] = time_to_model.scale(work / "time_to_model_scale", scale_photos)
         results["scaling"] = scaling_section(work, [50, 200, 400] if args.quick else [100, 1000, 5000])
         steady = 1 / results["scaling"]["marginal_s_per_image"][-1]
         lite = results["throughput"]["efficientnet_lite0"]
         lite["transform_steady_images_per_s"] = steady
         lite["transform_steady_vs_limit"] = steady / lite["limit_images_per_s"]
         results["fixed_costs"] = fixed_costs(results)
-        serving_dir = Path(results["time_to_model"]["tastebud_no_tune"].pop("serving_dir"))
-        results["time_to_model"]["tastebud_default"].pop("serving_dir")
+        serving_dir = Path(time_to_model.drop_serving_dirs(results["time_to_model"], results["time_to_model_scale"]))
         image = sample[0][2]
         in_process = serving_bench.in_process(serving_dir, image)
         raw = serving_bench.raw_keras(serving_dir, "efficientnet_lite0", image)
         results["serving"] = {
             "in_process": in_process,
             "raw_keras": raw,
-            "web": serving_bench.web_batching(serving_dir, image),
+            "web": serving_bench.web_batching(
+                serving_dir, image, **({"open_seconds": 5, "open_min": 100} if args.quick else {})
+            ),
             "in_process_p50_vs_raw": in_process["p50_ms"] / raw["p50_ms"],
         }
         results["batch"] = batch_bench.run(str(serving_dir), 200 if args.quick else 1000)
         results["tflite"] = tflite_bench.run(work / "tflite")
     results["goals"] = goals(results)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    results["goal_values"] = goal_values(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import table
 
     print(table(results))
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {out}")
     return 0
 
 

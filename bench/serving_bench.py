@@ -3,10 +3,7 @@ SavedModel, the raw Keras model (the limit), and the web endpoint."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, log
+from bench import load
+from bench.common import log
 
 LATENCY_REQUESTS = 100
 THROUGHPUT_REQUESTS = 96
@@ -81,83 +79,15 @@ def raw_keras(serving_dir: Path, backbone: str, image: bytes) -> dict:
     return measure("raw Keras model", lambda: forward(pixels).numpy())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def _web_server(serving_dir: Path, *flags: str):
-    """`tastebud serve --model serving_dir` in a child process; yields its base URL once healthy."""
-    import httpx
-
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tastebud", "serve", "--model", str(serving_dir), "--port", str(port), *flags],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 # ---- web micro-batching vs in-process batches (issue 14) ------------------------------------
 
 BATCH = 16
 ROUNDS = 20  # requests per client in each concurrency step: 320 at 16 clients, enough for a p99
 IN_PROCESS_CALLS = 20  # calls of BATCH images for the in-process rate
 PAIRS = 3  # alternating rounds of in-process and web at 16 clients
-
-
-def _multipart(image: bytes) -> tuple[bytes, str]:
-    """One photo as a multipart/form-data body (built once: the load generator stays cheap)."""
-    boundary = "tastebudbench"
-    head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\n'
-    head += "Content-Type: image/jpeg\r\n\r\n"
-    return head.encode() + image + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
-def _clients(url: str, image: bytes, clients: int, requests_each: int) -> tuple[float, list[float]]:
-    """`clients` threads, each with one keep-alive connection, send `requests_each` one-photo
-    requests back to back. Returns (seconds for all, per-request latencies in seconds).
-    Raises RuntimeError on any answer but 200."""
-    import http.client
-    from urllib.parse import urlparse
-
-    body, content_type = _multipart(image)
-    address = urlparse(url)
-
-    def one_client(_: int) -> list[float]:
-        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
-        latencies = []
-        for _ in range(requests_each):
-            start = time.perf_counter()
-            connection.request("POST", "/predict", body, {"Content-Type": content_type})
-            response = connection.getresponse()
-            payload = response.read()
-            latencies.append(time.perf_counter() - start)
-            if response.status != 200:
-                raise RuntimeError(f"/predict answered {response.status}: {payload[:300]!r}")
-        connection.close()
-        return latencies
-
-    with ThreadPoolExecutor(clients) as pool:
-        start = time.perf_counter()
-        per_client = list(pool.map(one_client, range(clients)))
-        return time.perf_counter() - start, [t for latencies in per_client for t in latencies]
+OPEN_LOAD = 0.5  # the open loop offers this fraction of the in-process batch-16 rate (issue 27)
+OPEN_SECONDS = 20.0  # ... for this long, and at least OPEN_MIN_REQUESTS requests: a stable p99
+OPEN_MIN_REQUESTS = 500
 
 
 class _InProcess:
@@ -191,13 +121,15 @@ def _alternate(url: str, image: bytes, in_process: _InProcess) -> tuple[list[flo
     local, web, latencies = [], [], []
     for _ in range(PAIRS):
         local.append(in_process.images_per_s())  # the server idles meanwhile
-        seconds, round_latencies = _clients(url, image, BATCH, ROUNDS)
+        seconds, round_latencies = load.clients(url, image, BATCH, ROUNDS)
         web.append(len(round_latencies) / seconds)
         latencies += round_latencies
     return local, web, latencies
 
 
-def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
+def web_batching(
+    serving_dir: Path, image: bytes, *flags: str, open_seconds: float = OPEN_SECONDS, open_min: int = OPEN_MIN_REQUESTS
+) -> dict:
     """The batching web server against the in-process model at batch 16, in one run.
 
     Keys: web_images_per_s {"1", "4", "16"} (concurrent one-photo clients; at 16, the median
@@ -206,35 +138,58 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
     ratio of those medians), p50_ms_1_client, p99_ms_16_clients (over all web rounds at 16),
     and p50_ms_16_clients, p99_16_over_p50_1, the per-round rates (*_rounds), the server's
     batch sizes at 16 clients (batch_sizes_16_clients {images: calls}) and their mean.
-    `flags` go to `tastebud serve` (e.g. "--batch-timeout-ms", "5"). Raises RuntimeError
-    if any request fails.
+    Issue 27's tail goals, each with its inputs: closed_loop_16 (p99 at 16 clients against
+    the Little's-law floor) and open_loop (Poisson arrivals at OPEN_LOAD of the in-process
+    batch-16 rate, for open_seconds and at least open_min requests; p99 against the
+    1-client p50). `flags` go to `tastebud serve` (e.g. "--batch-timeout-ms", "5"). Raises
+    RuntimeError if any closed-loop request fails; the open loop counts its failures.
     """
     in_process = _InProcess(serving_dir, image)
-    with _web_server(serving_dir, *flags) as url:
-        _clients(url, image, BATCH, 3)  # warm-up: every batch size the load makes
-        _, single = _clients(url, image, 1, LATENCY_REQUESTS)
+    with load.web_server(serving_dir, *flags) as url:
+        load.clients(url, image, BATCH, 3)  # warm-up: every batch size the load makes
+        _, single = load.clients(url, image, 1, LATENCY_REQUESTS)
         rates = {}
         for clients in CONCURRENCY[:-1]:
-            seconds, latencies = _clients(url, image, clients, 2 * ROUNDS)
+            seconds, latencies = load.clients(url, image, clients, 2 * ROUNDS)
             rates[str(clients)] = len(latencies) / seconds
         before = _batch_sizes(url)
         local, web, ms16 = _alternate(url, image, in_process)
         after = _batch_sizes(url)
+        capacity = float(np.median(local))
+        rate = OPEN_LOAD * capacity
+        open_loop = load.open_loop(url, image, rate, max(open_min, int(open_seconds * rate + 0.5)))
     rates["16"] = float(np.median(web))
     sizes = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
     ms = np.array(ms16) * 1000
     p50_single = float(np.percentile(np.array(single) * 1000, 50))
+    # Little's law: 16 clients always waiting get a mean latency of 16 / throughput, so no
+    # server doing at most in-process16 img/s can answer them faster on average than this.
+    floor = 1000 * BATCH / capacity
+    p99 = float(np.percentile(ms, 99))
     result = {
         "web_images_per_s": rates,
-        "in_process_batch16_images_per_s": float(np.median(local)),
-        "web16_vs_in_process16": rates["16"] / float(np.median(local)),
+        "in_process_batch16_images_per_s": capacity,
+        "web16_vs_in_process16": rates["16"] / capacity,
         "p50_ms_1_client": p50_single,
-        "p99_ms_16_clients": float(np.percentile(ms, 99)),
+        "p99_ms_16_clients": p99,
         "p50_ms_16_clients": float(np.percentile(ms, 50)),
-        "p99_16_over_p50_1": float(np.percentile(ms, 99)) / p50_single,
-        # Little's law: 16 clients always waiting get a mean latency of 16 / throughput, so no
-        # server doing at most in-process16 img/s can answer them faster on average than this.
-        "latency_floor_ms_16_clients": 1000 * BATCH / float(np.median(local)),
+        "p99_16_over_p50_1": p99 / p50_single,
+        "latency_floor_ms_16_clients": floor,
+        "closed_loop_16": {
+            "clients": BATCH,
+            "requests": len(ms16),
+            "in_process_batch16_images_per_s": capacity,
+            "floor_ms": floor,
+            "p99_ms": p99,
+            "p99_over_floor": p99 / floor,
+        },
+        "open_loop": {
+            **open_loop,
+            "load_fraction": OPEN_LOAD,
+            "in_process_batch16_images_per_s": capacity,
+            "p50_ms_1_client": p50_single,
+            "p99_over_p50_1": open_loop["p99_ms"] / p50_single,
+        },
         "web16_rounds_images_per_s": web,
         "in_process_batch16_rounds_images_per_s": local,
         "batch_sizes_16_clients": dict(sorted(sizes.items(), key=lambda kv: int(kv[0]))),
@@ -246,24 +201,45 @@ def web_batching(serving_dir: Path, image: bytes, *flags: str) -> dict:
 
 
 def summary(r: dict) -> str:
-    """web_batching()'s numbers as lines of text."""
+    """web_batching()'s numbers as lines of text (results without issue 27's loops too)."""
     rates = r["web_images_per_s"]
-    return "\n".join(
-        [
-            f"web img/s at 1/4/16 clients: {rates['1']:.1f} / {rates['4']:.1f} / {rates['16']:.1f}",
-            f"in-process LocalModel.predict at batch 16: {r['in_process_batch16_images_per_s']:.1f} img/s",
-            f"web16 / in-process16: {r['web16_vs_in_process16']:.2f} (goal >= 0.8)",
-            f"p50 at 1 client: {r['p50_ms_1_client']:.1f} ms; at 16 clients p50 {r['p50_ms_16_clients']:.1f} ms, "
-            f"p99 {r['p99_ms_16_clients']:.1f} ms = {r['p99_16_over_p50_1']:.1f} x the 1-client p50 (goal <= 3)",
+    lines = [
+        f"web img/s at 1/4/16 clients: {rates['1']:.1f} / {rates['4']:.1f} / {rates['16']:.1f}",
+        f"in-process LocalModel.predict at batch 16: {r['in_process_batch16_images_per_s']:.1f} img/s",
+        f"web16 / in-process16: {r['web16_vs_in_process16']:.2f} (goal >= 0.8)",
+        f"p50 at 1 client: {r['p50_ms_1_client']:.1f} ms; at 16 clients p50 {r['p50_ms_16_clients']:.1f} ms, "
+        f"p99 {r['p99_ms_16_clients']:.1f} ms = {r['p99_16_over_p50_1']:.1f} x the 1-client p50",
+    ]
+    closed, open_ = r.get("closed_loop_16"), r.get("open_loop")
+    if closed:
+        lines.append(
+            f"closed loop, {closed['clients']} clients ({closed['requests']} requests): p99 {closed['p99_ms']:.0f} ms "
+            f"= {closed['p99_over_floor']:.2f} x the Little's-law floor {closed['floor_ms']:.0f} ms "
+            f"({closed['clients']} / {closed['in_process_batch16_images_per_s']:.1f} img/s in-process) (goal <= 2)"
+        )
+    else:
+        lines.append(
             f"  (at 16 clients no server can average under {r['latency_floor_ms_16_clients']:.0f} ms: "
-            "16 / the in-process rate)",
-            "rounds at 16, img/s: in-process "
-            + ", ".join(f"{x:.1f}" for x in r["in_process_batch16_rounds_images_per_s"])
-            + "; web "
-            + ", ".join(f"{x:.1f}" for x in r["web16_rounds_images_per_s"]),
-            f"batch sizes at 16 clients (images: calls): {r['batch_sizes_16_clients']}",
-        ]
-    )
+            "16 / the in-process rate)"
+        )
+    if open_:
+        o = open_
+        errors = f", {sum(o['errors'].values())} not 200: {o['errors']}" if o["errors"] else ""
+        lines.append(
+            f"open loop, Poisson arrivals at {o['load_fraction']:.0%} of {o['in_process_batch16_images_per_s']:.1f}"
+            f" img/s = {o['offered_rate_per_s']:.1f}/s (drawn {o['sampled_rate_per_s']:.1f}/s), "
+            f"{o['requests']} requests in {o['seconds']:.1f} s: p50 {o['p50_ms']:.1f} ms, "
+            f"p99 {o['p99_ms']:.1f} ms = {o['p99_over_p50_1']:.2f} x the 1-client p50 {o['p50_ms_1_client']:.1f} ms "
+            f"(goal <= 3){errors}; client lag at most {o['max_client_lag_ms']:.1f} ms"
+        )
+    lines += [
+        "rounds at 16, img/s: in-process "
+        + ", ".join(f"{x:.1f}" for x in r["in_process_batch16_rounds_images_per_s"])
+        + "; web "
+        + ", ".join(f"{x:.1f}" for x in r["web16_rounds_images_per_s"]),
+        f"batch sizes at 16 clients (images: calls): {r['batch_sizes_16_clients']}",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

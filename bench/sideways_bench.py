@@ -4,7 +4,7 @@ The sideways set: the bundled sample's photos stored as phones store them (pixel
 tag set; orientations 6, 8, 3 in turn), so that every viewer shows them upright.
 
 "before" is the same model on the same stored pixels without the tag: with no tag the new
-graph is pixel-identical to the old one (tests/test_exif.py), and the old graph ignored the
+graph is pixel-identical to the old one (tests/unit/test_exif.py), and the old graph ignored the
 tag, so this is exactly what it saw. "after" is the tagged file through today's graph.
 Training data are upright, untagged photos, so the model is the same in both.
 

@@ -1,22 +1,23 @@
 """Time to model, as a user feels it: photos in a folder -> a pushed SavedModel.
 
-    ./dev python -m bench.time_to_model [--photos 550]
+    ./dev python -m bench.time_to_model [--photos 550] [--scale-photos 2200]
 
-Side by side in one run, on the same generated photos (variants of the bundled sample,
-10 classes: each flower in colour and in grey), each as its own process as a user
-would run it:
+Side by side in one run, on the same photos like users' photos (bench/user_photos.py: the
+bundled sample at 512-1024 px, JPEG quality 90; 10 classes: each flower in colour and in
+grey), each as its own process as a user would run it:
   * tastebud: `tastebud prepare FOLDER` then `local_runner.py --backbone
-    efficientnet_lite0` (fresh pipeline root), once with the Tuner (the default) and
-    once with --no-tune (the same head as the script);
+    efficientnet_lite0` (fresh pipeline root), with the Tuner (the default) and, for
+    reference, with --no-tune (the same head as the script);
   * bench/keras_script.py: a plain Keras script with the same backbone and head, run
-    just before and just after tastebud --no-tune; the ratio is against their mean.
+    before, between and after the two tastebud runs: each tastebud run is compared with the
+    mean of the script's runs just before and just after it.
+`scale` does the same at 2,200 photos for the default run alone (the script before and after).
 Per-component seconds come from ML Metadata (pipeline/results.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import subprocess
@@ -25,23 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO, log, variants
-
-
-def write_photos(folder: Path, count: int) -> int:
-    """`count` JPEGs under folder/<class>/: 5 flowers x {colour, grey}."""
-    from PIL import Image
-
-    for index, (_, label, data) in enumerate(variants(count, seed=7)):
-        grey = index % 2 == 1
-        target = folder / (f"{label}_grey" if grey else label) / f"{index:05d}.jpg"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if grey:
-            with Image.open(io.BytesIO(data)) as image:
-                image.convert("L").convert("RGB").save(target, format="JPEG", quality=90)
-        else:
-            target.write_bytes(data)
-    return count
+from bench.common import REPO, log
+from bench.user_photos import describe, write_photos
+from preprocessing.contract import SAVED_MODEL_FILE
 
 
 def _timed(command: list[str]) -> tuple[float, str]:
@@ -61,7 +48,7 @@ def tastebud_run(folder: Path, work: Path, tune: bool) -> dict:
     command = [sys.executable, "local_runner.py", "--data", str(data), "--output", str(out)]
     command += ["--backbone", "efficientnet_lite0"] + ([] if tune else ["--no-tune"])
     pipeline_s, _ = _timed(command)
-    pushed = sorted((out / "serving" / "tastebud").glob("*/saved_model.pb"))
+    pushed = sorted((out / "serving" / "tastebud").glob(f"*/{SAVED_MODEL_FILE}"))
     runs = results.component_runs(results.sqlite_store(str(out / "metadata.sqlite")))
     return {
         "prepare_s": prepare_s,
@@ -80,45 +67,93 @@ def keras_run(folder: Path, work: Path) -> dict:
     return {"total_s": seconds, **json.loads(stdout.strip().splitlines()[-1])}
 
 
+def _yardstick(before: dict, after: dict) -> dict:
+    return {"total_s": statistics.mean([before["total_s"], after["total_s"]]), "before": before, "after": after}
+
+
+def _side_by_side(folder: Path, work: Path, tunes: list[bool]) -> list[tuple[dict, dict]]:
+    """The script, then each tastebud run (Tuner on or off) followed by the script again:
+    [(tastebud run, the mean of the script just before and just after it)]. This machine's
+    speed drifts by tens of percent within minutes, and one script run on one side of the
+    pipeline's run moved the ratio by up to 0.9."""
+    scripts = [keras_run(folder, work / "keras_0")]
+    runs = []
+    for i, tune in enumerate(tunes, 1):
+        runs.append(tastebud_run(folder, work / f"tastebud_{i}", tune=tune))
+        scripts.append(keras_run(folder, work / f"keras_{i}"))
+    return [(run, _yardstick(scripts[i], scripts[i + 1])) for i, run in enumerate(runs)]
+
+
 def run(work: Path, photos: int = 550) -> dict:
-    """The time-to-model section of bench/results.json."""
+    """The time-to-model section of bench/results.json: the script, --no-tune, the script,
+    the default run, the script. keras_script is the default run's yardstick (the headline,
+    default_vs_keras), keras_script_no_tune the --no-tune run's."""
     folder = work / "photos"
-    write_photos(folder, photos)
-    # The script runs just before and just after the --no-tune run, and the ratio takes the
-    # mean of the two: this machine's speed drifts by tens of percent within minutes, and
-    # one script run on one side of the pipeline's run moved the ratio by up to 0.9.
-    before = keras_run(folder, work / "keras_before")
-    no_tune = tastebud_run(folder, work / "no_tune", tune=False)
-    after = keras_run(folder, work / "keras_after")
-    keras = {"total_s": statistics.mean([before["total_s"], after["total_s"]]), "before": before, "after": after}
-    tuned = tastebud_run(folder, work / "tuned", tune=True)
+    stats = write_photos(folder, photos)
+    log(f"time to model: {describe(stats)}")
+    (no_tune, keras_no_tune), (tuned, keras) = _side_by_side(folder, work, [False, True])
     result = {
         "photos": photos,
-        "classes": 10,
+        "classes": stats["classes"],
+        "photo_stats": stats,
         "keras_script": keras,
+        "keras_script_no_tune": keras_no_tune,
         "tastebud_no_tune": no_tune,
         "tastebud_default": tuned,
-        "no_tune_vs_keras": no_tune["total_s"] / keras["total_s"],
+        "default_vs_keras": tuned["total_s"] / keras["total_s"],
+        "no_tune_vs_keras": no_tune["total_s"] / keras_no_tune["total_s"],
+    }
+    log(
+        f"time to model, {photos} photos: default {tuned['total_s']:.1f} s against the script's "
+        f"{keras['before']['total_s']:.1f} / {keras['after']['total_s']:.1f} s ({result['default_vs_keras']:.2f}x); "
+        f"--no-tune {no_tune['total_s']:.1f} s against {keras_no_tune['before']['total_s']:.1f} / "
+        f"{keras_no_tune['after']['total_s']:.1f} s ({result['no_tune_vs_keras']:.2f}x); "
+        f"components (default) {tuned['components_s']}"
+    )
+    return result
+
+
+def scale(work: Path, photos: int = 2200) -> dict:
+    """The scale row (time_to_model_scale): the script, the default run, the script."""
+    folder = work / "photos"
+    stats = write_photos(folder, photos)
+    log(f"time to model at scale: {describe(stats)}")
+    [(tuned, keras)] = _side_by_side(folder, work, [True])
+    result = {
+        "photos": photos,
+        "classes": stats["classes"],
+        "photo_stats": stats,
+        "keras_script": keras,
+        "tastebud_default": tuned,
         "default_vs_keras": tuned["total_s"] / keras["total_s"],
     }
     log(
-        f"time to model, {photos} photos: keras {keras['total_s']:.1f} s "
-        f"(mean of {before['total_s']:.1f} and {after['total_s']:.1f} s), "
-        f"tastebud --no-tune {no_tune['total_s']:.1f} s ({result['no_tune_vs_keras']:.2f}x), "
-        f"default {tuned['total_s']:.1f} s ({result['default_vs_keras']:.2f}x); "
-        f"components (--no-tune) {no_tune['components_s']}"
+        f"time to model, {photos} photos: default {tuned['total_s']:.1f} s against the script's "
+        f"{keras['before']['total_s']:.1f} / {keras['after']['total_s']:.1f} s ({result['default_vs_keras']:.2f}x)"
     )
     return result
+
+
+def drop_serving_dirs(*sections: dict) -> str:
+    """Removes every run's serving_dir (a temporary path) from the sections; returns the first
+    section's --no-tune model's (the one the serving rows use), or its default model's."""
+    first = sections[0].get("tastebud_no_tune", sections[0]["tastebud_default"])["serving_dir"]
+    for section in sections:
+        for key in ("tastebud_no_tune", "tastebud_default"):
+            section.get(key, {}).pop("serving_dir", None)
+    return first
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photos", type=int, default=550)
+    parser.add_argument("--scale-photos", type=int, default=0, help="also the scale row at this many (e.g. 2200)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tastebud-ttm-") as tmp:
-        result = run(Path(tmp), args.photos)
-    result["tastebud_no_tune"].pop("serving_dir")
-    result["tastebud_default"].pop("serving_dir")
+        result = {"time_to_model": run(Path(tmp) / "main", args.photos)}
+        if args.scale_photos:
+            result["time_to_model_scale"] = scale(Path(tmp) / "scale", args.scale_photos)
+    drop_serving_dirs(*result.values())
     print(json.dumps(result, indent=2))
     return 0
 

@@ -13,6 +13,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -27,7 +28,7 @@ def _schema():
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    return text_format.Parse(configs.SCHEMA_PATH.read_text(), schema_pb2.Schema())
+    return text_format.Parse(Path(configs.SCHEMA_PATH).read_text(), schema_pb2.Schema())
 
 
 def _beam_options(mode: str = configs.DIRECT_RUNNING_MODE, workers: int = configs.DIRECT_NUM_WORKERS):

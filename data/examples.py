@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterator
 
 from data.records import read_records
-from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
+from preprocessing.contract import IMAGE_KEY, KEY_KEY, LABEL_KEY
 
 
 def read_examples(files: list[str], limit: int | None = None) -> list[tuple[str, str, bytes]]:

@@ -21,6 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from data import sources
 from data.csv_source import decode
+from preprocessing.contract import DATA_HEALTH_CSV
 
 SEPARATORS = (",", ";", "\t")
 
@@ -42,7 +43,7 @@ def _uri_column(text: str) -> tuple[str, int] | None:
 def read_uris(path: str) -> set[str]:
     """The `uri` column of a CSV. FileNotFoundError or ValueError (exit 2) when it cannot be used."""
     if "://" not in path and os.path.isdir(path):
-        raise ValueError(f"--exclude {path} is a folder: pass a CSV file with a uri column (e.g. data_health.csv)")
+        raise ValueError(f"--exclude {path} is a folder: pass a CSV file with a uri column (e.g. {DATA_HEALTH_CSV})")
     if not FileSystems.exists(path):
         raise FileNotFoundError(f"--exclude {path}: file not found")
     with FileSystems.open(path) as f:

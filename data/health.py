@@ -23,7 +23,7 @@ on the pipeline's artefacts. Each check returns report rows (dicts with COLUMNS)
 
 Higher scores are more suspect; rows sort by issue, then score descending. The
 thresholds were set on the bundled flower sample plus planted faults
-(tests/test_data_health.py prints what it measures).
+(tests/e2e/test_data_health.py prints what it measures).
 """
 
 from __future__ import annotations
@@ -35,14 +35,15 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from preprocessing import contract
+
 COLUMNS = ("uri", "label", "issue", "suggested_label", "score", "other_uri")
 ISSUES = ("label", "near_duplicate", "outlier", "blank", "dark", "blurry")
-CSV_FILE = "data_health.csv"
-JSON_FILE = "data_health.json"
-PREPARE_DUPLICATES_FILE = "near_duplicates.csv"  # written by `tastebud prepare` (pHash pairs)
+CSV_FILE, JSON_FILE = contract.DATA_HEALTH_CSV, contract.DATA_HEALTH_JSON
+PREPARE_DUPLICATES_FILE = contract.NEAR_DUPLICATES_FILE  # written by `tastebud prepare` (pHash pairs)
 HASH_BITS = 64
 
-# Set on tests/test_data_health.py's 600 Lite0 photos (the sample and two crops of each), measured
+# Set on tests/e2e/test_data_health.py's 600 Lite0 photos (the sample and two crops of each), measured
 # on hellinger() features: the highest robust z of a clean photo is 3.2, the planted noise image
 # and drawing 4.6 and 5.4; the closest clean pair (two overlapping crops of one photo) has cosine
 # 0.938, copies resized to 90% and recompressed (quality 85) 0.958 and above (quality 75 alone: 0.946).
@@ -84,7 +85,7 @@ def hellinger(embeddings: np.ndarray) -> np.ndarray:
     """Each embedding as the unit vector sqrt(x / sum(x)) (negative features clipped to 0; the
     backbones' pooled ReLU features are non-negative). The cosine of two such vectors is the
     Bhattacharyya coefficient of the embeddings read as distributions. Measured on the
-    flower sample (tests/test_data_health.py), it separates resized copies and off-topic
+    flower sample (tests/e2e/test_data_health.py), it separates resized copies and off-topic
     photos from the rest better than the cosine of the raw or mean-centred embeddings: a
     few large features dominate the raw cosine and squeeze it into 0.7..0.95."""
     x = np.sqrt(np.maximum(embeddings.astype(np.float64), 0.0))

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 import apache_beam as beam
 
 from data import report
+from preprocessing import contract
 
 # Measured by bench/near_duplicates.py on the 200 bundled photos (bench/results_near_duplicates.json):
 # every 50%/75% resize and quality 40/60 re-save lies within 6 bits of its original (p99 4),
@@ -43,7 +44,7 @@ BANDS = THRESHOLD + 1  # pigeonhole: <= THRESHOLD differing bits leave >= 1 band
 HASH_BITS = 64
 BUCKET_CAP = 1000  # a bigger bucket is compared with its first member only (linear), and logged
 HASH_SIZE = 32  # decode to a short side >= 2 x 32 pixels: pHash reads a 32 x 32 thumbnail
-FILE, HEADER = report.NEAR_DUPLICATES_FILE, ("uri", "label", "group", "kept_with", "distance")
+FILE, HEADER = contract.NEAR_DUPLICATES_FILE, ("uri", "label", "group", "kept_with", "distance")
 
 
 def perceptual_hasher():

@@ -33,7 +33,7 @@ from data import accounting, exclude, near_duplicates, report, sources
 from data.progress import Progress
 from data.records import write_records
 from data.validate import DEFAULT_MAX_PIXELS, check_image
-from preprocessing.features import IMAGE_KEY, KEY_KEY, LABEL_KEY
+from preprocessing.contract import IMAGE_KEY, KEY_KEY, LABEL_KEY, LABELS_FILE, NOTES_FILE, PREPARE_FILES, REJECTED_FILE
 
 TRAIN, EVAL = report.TRAIN, report.EVAL
 EXAMPLES_PER_SHARD = 5000
@@ -132,11 +132,11 @@ class ReadAndCheck(beam.DoFn):
 
     def _check(self, item: sources.LabelledImage):
         label = sources.normalise_label(item.label)
-        if not label:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, f"empty label ({item.origin})"))
-            return
-        if self.allowed is not None and label not in self.allowed:
-            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, f"label {label!r} is not in the given dict.txt"))
+        refused = None if label else f"empty label ({item.origin})"
+        if label and self.allowed is not None and label not in self.allowed:
+            refused = f"label {label!r} is not in the given {LABELS_FILE}"
+        if refused:
+            yield beam.pvalue.TaggedOutput(self.REJECTED, (item.uri, refused))
             return
         data, reason, note = read_and_check(item.uri, self.max_pixels)
         if data is None:
@@ -232,9 +232,9 @@ def build_pipeline(p: beam.Pipeline, cfg: PrepareConfig, listing: sources.Listin
     _ = (
         (p | "BadRows" >> beam.Create(bad_rows), checked[ReadAndCheck.REJECTED], unique[ReadAndCheck.REJECTED])
         | "AllRejected" >> beam.Flatten()
-        | "WriteRejected" >> report.WriteRows(f"{cfg.out}/{report.REJECTED_FILE}")
+        | "WriteRejected" >> report.WriteRows(f"{cfg.out}/{REJECTED_FILE}")
     )
-    _ = checked[ReadAndCheck.NOTED] | "WriteNotes" >> report.WriteRows(f"{cfg.out}/{report.NOTES_FILE}", report.NOTES)
+    _ = checked[ReadAndCheck.NOTED] | "WriteNotes" >> report.WriteRows(f"{cfg.out}/{NOTES_FILE}", report.NOTES)
 
 
 def default_beam_args() -> list[str]:
@@ -262,7 +262,7 @@ def check_runner(options: PipelineOptions) -> None:
 
 def _clear_previous_output(out: str) -> None:
     old = [m.path for split in (TRAIN, EVAL) for m in FileSystems.match([f"{out}/{split}/*"])[0].metadata_list]
-    old += [f"{out}/{name}" for name in report.OUTPUT_FILES if FileSystems.exists(f"{out}/{name}")]
+    old += [f"{out}/{name}" for name in PREPARE_FILES if FileSystems.exists(f"{out}/{name}")]
     if old:
         FileSystems.delete(old)
 
@@ -290,10 +290,10 @@ def run(cfg: PrepareConfig) -> dict:
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, cfg, listing)
     written = accounting.read_written(cfg.out)
-    rejected = accounting.read_rejected(f"{cfg.out}/{report.REJECTED_FILE}")
+    rejected = accounting.read_rejected(f"{cfg.out}/{REJECTED_FILE}")
     accounting.check(listing, cfg.source, written, rejected)
     labels = list(cfg.labels) if cfg.labels is not None else sorted({w.label for w in written})
-    noted = accounting.read_rejected(f"{cfg.out}/{report.NOTES_FILE}")
+    noted = accounting.read_rejected(f"{cfg.out}/{NOTES_FILE}")
     summary = report.build_summary(listing, written, rejected, labels, noted) | near_duplicates.read_counts(cfg.out)
     assert summary["input"] == summary["written"] + summary["rejected"] + summary["skipped"], summary
     report.write_outputs(cfg.out, summary, listing.skipped)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from preprocessing import contract
+
 ACCEPTS_BEAM_ARGS = True  # unknown --flags go to Beam (e.g. --runner=DataflowRunner --project=...)
 
 
@@ -18,13 +20,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-pixels", type=int, default=None, help="reject images with more pixels (default 201,326,592 = 200 MP)"
     )
-    p.add_argument("--labels", help="an existing dict.txt: keep its order, reject labels not in it")
+    p.add_argument("--labels", help=f"an existing {contract.LABELS_FILE}: keep its order, reject labels not in it")
     p.add_argument(
         "--exclude",
         action="append",
         metavar="FILE.csv",
-        help="skip the inputs a CSV's uri column lists (e.g. a reviewed copy of data_health.csv, trimmed to the "
-        "photos to leave out); may be given more than once",
+        help=f"skip the inputs a CSV's uri column lists (e.g. a reviewed copy of {contract.DATA_HEALTH_CSV}, "
+        "trimmed to the photos to leave out); may be given more than once",
     )
     p.add_argument(
         "--max-rejected-fraction",
@@ -37,8 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _read_labels(path: str) -> tuple[str, ...]:
     from data.sources import normalise_label
 
-    with open(path, encoding="utf-8") as f:
-        return tuple(normalise_label(line) for line in f if line.strip())
+    return tuple(normalise_label(label) for label in contract.read_labels_file(path))
 
 
 def format_summary(summary: dict, out: str = "DATA_DIR") -> str:
@@ -55,14 +56,14 @@ def format_summary(summary: dict, out: str = "DATA_DIR") -> str:
 
         photos = plural(summary["near_duplicates"], "near-duplicate photo", "near-duplicate photos")
         groups = plural(summary["near_duplicate_groups"], "group", "groups")
-        lines.append(f"{photos} in {groups} (each group kept in one split): see {out}/near_duplicates.csv")
+        lines.append(f"{photos} in {groups} (each group kept in one split): see {out}/{contract.NEAR_DUPLICATES_FILE}")
     lines += [f"note: {n}" for n in summary.get("notes", [])]
     lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
-    from data import prepare, report
+    from data import prepare
     from data.accounting import run_job
     from data.validate import DEFAULT_MAX_PIXELS
 
@@ -84,15 +85,17 @@ def run(args: argparse.Namespace) -> int:
         return code
     print(format_summary(summary, cfg.out))
     if summary["rejected"]:
-        print(f"{summary['rejected']} rejected: see {cfg.out}/{report.REJECTED_FILE} for the reasons", file=sys.stderr)
+        print(
+            f"{summary['rejected']} rejected: see {cfg.out}/{contract.REJECTED_FILE} for the reasons", file=sys.stderr
+        )
     if summary["skipped"]:
         why = "system files, files outside class folders, --exclude"
-        print(f"{summary['skipped']} skipped ({why}): see {cfg.out}/{report.SKIPPED_FILE}", file=sys.stderr)
+        print(f"{summary['skipped']} skipped ({why}): see {cfg.out}/{contract.SKIPPED_FILE}", file=sys.stderr)
     problem = _problem(summary, args.max_rejected_fraction)
     if problem:  # the report files stay for reading, but no "wrote" line suggests the data is usable
         print(f"error: {problem}; the report is in {cfg.out}, the data is not usable", file=sys.stderr)
         return 1
-    print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(report.OUTPUT_FILES))
+    print(f"wrote {cfg.out}/train, {cfg.out}/eval, " + ", ".join(contract.PREPARE_FILES))
     return 0
 
 

@@ -14,14 +14,19 @@ from apache_beam.io.filesystems import FileSystems
 
 from data import sources
 from data.accounting import Written
+from data.counts import imbalance_warning
+from preprocessing.contract import (
+    LABELS_FILE,
+    NEAR_DUPLICATES_FILE,  # noqa: F401 (tests/test_gcs.py reads it from here)
+    NOTES_FILE,
+    SKIPPED_FILE,
+    SUMMARY_FILE,
+    labels_text,
+)
 
 TRAIN, EVAL = "train", "eval"
 MIN_IMAGES_PER_CLASS = 10
-MAX_CLASS_IMBALANCE = 3.0  # warn when the largest class has more than this many times the smallest
-DICT_FILE, REJECTED_FILE, SKIPPED_FILE, SUMMARY_FILE = "dict.txt", "rejected.csv", "skipped.csv", "summary.json"
-NOTES_FILE, NOTES = "notes.csv", ("uri", "note")  # photos written despite a decoder warning
-NEAR_DUPLICATES_FILE = "near_duplicates.csv"  # data.near_duplicates: similar photos, kept in one split
-OUTPUT_FILES = (DICT_FILE, REJECTED_FILE, SKIPPED_FILE, NOTES_FILE, NEAR_DUPLICATES_FILE, SUMMARY_FILE)
+NOTES = ("uri", "note")  # NOTES_FILE's header: photos written despite a decoder warning
 
 
 def write_text(path: str, text: str) -> None:
@@ -95,15 +100,10 @@ def class_warnings(per_class: dict[str, dict[str, int]]) -> list[str]:
         elif counts[EVAL] == 0:
             warnings.append(f"class {label!r} has no eval images{unmeasured}; raise --eval-fraction or add photos")
     sizes = {label: c[TRAIN] + c[EVAL] for label, c in per_class.items()}
-    if len(sizes) > 1:
-        largest, smallest = max(sizes, key=sizes.get), min(sizes, key=sizes.get)
-        if sizes[largest] > MAX_CLASS_IMBALANCE * sizes[smallest]:
-            warnings.append(
-                f"unbalanced classes: {largest!r} has {sizes[largest]} images, {smallest!r} only "
-                f"{sizes[smallest]} (more than {MAX_CLASS_IMBALANCE:g}x); accuracy alone will flatter the "
-                "model, read balanced accuracy in `tastebud review`"
-            )
-    return warnings
+    unbalanced = imbalance_warning(
+        sizes, advice="accuracy alone will flatter the model, read balanced accuracy in `tastebud review`"
+    )
+    return warnings + ([unbalanced] if unbalanced else [])
 
 
 def build_summary(
@@ -119,7 +119,9 @@ def build_summary(
         notes.append(f"{len(noted)} photo(s) decoded with a warning from the image decoder: see {NOTES_FILE}")
     splits = {s: sum(c[s] for c in per_class.values()) for s in (TRAIN, EVAL)}
     warnings = class_warnings(per_class)
-    warnings += [f"class {label!r} from the given dict.txt has no images" for label in labels if label not in per_class]
+    warnings += [
+        f"class {label!r} from the given {LABELS_FILE} has no images" for label in labels if label not in per_class
+    ]
     return {
         "input": listing.total,
         "written": len(written),
@@ -136,5 +138,5 @@ def build_summary(
 def write_outputs(out: str, summary: dict, skipped: list[sources.Skipped]) -> None:
     """skipped.csv, dict.txt (index i = line i) and summary.json; written only after the accounting held."""
     write_rows(f"{out}/{SKIPPED_FILE}", [(s.uri, s.reason) for s in skipped])
-    write_text(f"{out}/{DICT_FILE}", "".join(f"{label}\n" for label in summary["labels"]))
+    write_text(f"{out}/{LABELS_FILE}", labels_text(summary["labels"]))
     write_text(f"{out}/{SUMMARY_FILE}", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from PIL import Image
 
 from data.formats import decodable_signature, identify_unsupported
+from preprocessing.formats import DECODABLE_LIST, DECODABLE_NAMES
 
-# Formats tf.io.decode_image reads (GIF: its first frame). Anything else is rejected:
-# the pipeline and the serving graph could not read it either.
-TF_DECODABLE_FORMATS = {"JPEG", "PNG", "GIF", "BMP", "WEBP"}
+# Formats tf.io.decode_image reads (GIF: its first frame), as Pillow names them. Anything
+# else is rejected: the pipeline and the serving graph could not read it either.
+TF_DECODABLE_FORMATS = DECODABLE_NAMES
 DEFAULT_MAX_PIXELS = 16384 * 12288  # 201,326,592: a 200-MP phone photo passes
 MAX_DIMENSION = 65_535  # the largest side JPEG and WebP can encode; anything past it is forged
 _TF_LOG_LINE = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl)")
@@ -124,7 +125,7 @@ def check_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, name: str = 
     if problem:
         return _reject(problem)
     if image_format not in TF_DECODABLE_FORMATS:
-        return _reject(f"unsupported format {image_format or 'unknown'} (use JPEG, PNG, GIF, BMP or WebP)")
+        return _reject(f"unsupported format {image_format or 'unknown'} (use {DECODABLE_LIST})")
     return ImageCheck(True, "", image_format, width, height)
 
 

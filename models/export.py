@@ -20,18 +20,14 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras
 
-from preprocessing import features
+from preprocessing import contract
+from preprocessing.contract import EXAMPLES_SIGNATURE, LABEL_SIGNATURE, SCORES_OUTPUT, SERVING_SIGNATURE
 from preprocessing.preprocessing import label_to_index
-
-SERVING_SIGNATURE = "serving_default"
-EXAMPLES_SIGNATURE = "serving_examples"
-LABEL_SIGNATURE = "label_index"
-SCORES_OUTPUT = "scores"
 
 
 def _raw_image_spec(tf_transform_output: tft.TFTransformOutput) -> dict:
     spec = tf_transform_output.raw_feature_spec()
-    return {features.IMAGE_KEY: spec[features.IMAGE_KEY]}
+    return {contract.IMAGE_KEY: spec[contract.IMAGE_KEY]}
 
 
 def save_serving_model(
@@ -42,14 +38,14 @@ def save_serving_model(
     class_names = tf.constant(labels)
 
     def scores_for_images(image_bytes: tf.Tensor) -> tf.Tensor:
-        transformed = model.tft_layer({features.IMAGE_KEY: image_bytes})
-        return model(transformed[features.EMBEDDING_KEY], training=False)
+        transformed = model.tft_layer({contract.IMAGE_KEY: image_bytes})
+        return model(transformed[contract.EMBEDDING_KEY], training=False)
 
     # autograph=False: no Python control flow here, and converting it cost seconds per export.
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None], tf.string, name="image_bytes"),
-            tf.TensorSpec([None], tf.string, name="key"),
+            tf.TensorSpec([None], tf.string, name=contract.IMAGE_INPUT),
+            tf.TensorSpec([None], tf.string, name=contract.KEY_INPUT),
         ],
         autograph=False,
     )
@@ -57,23 +53,25 @@ def save_serving_model(
         scores = scores_for_images(image_bytes)
         best = tf.argmax(scores, axis=-1)
         return {
-            "key": tf.identity(key),
-            "label": tf.gather(class_names, best),
-            "score": tf.reduce_max(scores, axis=-1),
+            contract.KEY_OUTPUT: tf.identity(key),
+            contract.LABEL_OUTPUT: tf.gather(class_names, best),
+            contract.SCORE_OUTPUT: tf.reduce_max(scores, axis=-1),
             SCORES_OUTPUT: scores,
-            "classes": tf.tile(tf.expand_dims(class_names, 0), [tf.shape(scores)[0], 1]),
+            contract.CLASSES_OUTPUT: tf.tile(tf.expand_dims(class_names, 0), [tf.shape(scores)[0], 1]),
         }
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
+    examples = [tf.TensorSpec([None], tf.string, name=contract.EXAMPLES_INPUT)]
+
+    @tf.function(input_signature=examples, autograph=False)
     def serve_examples(serialized):
         raw = tf.io.parse_example(serialized, _raw_image_spec(tf_transform_output))
-        return {SCORES_OUTPUT: scores_for_images(raw[features.IMAGE_KEY])}
+        return {SCORES_OUTPUT: scores_for_images(raw[contract.IMAGE_KEY])}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")], autograph=False)
+    @tf.function(input_signature=examples, autograph=False)
     def label_index(serialized):
-        spec = {features.LABEL_KEY: tf_transform_output.raw_feature_spec()[features.LABEL_KEY]}
+        spec = {contract.LABEL_KEY: tf_transform_output.raw_feature_spec()[contract.LABEL_KEY]}
         raw = tf.io.parse_example(serialized, spec)
-        return {features.LABEL_INDEX_KEY: label_to_index(raw[features.LABEL_KEY], labels)}
+        return {contract.LABEL_INDEX_KEY: label_to_index(raw[contract.LABEL_KEY], labels)}
 
     signatures = {
         SERVING_SIGNATURE: serve_images.get_concrete_function(),
@@ -81,6 +79,6 @@ def save_serving_model(
         LABEL_SIGNATURE: label_index.get_concrete_function(),
     }
     tf.saved_model.save(model, export_dir, signatures=signatures)
-    tf.io.gfile.makedirs(f"{export_dir}/assets.extra")
-    with tf.io.gfile.GFile(f"{export_dir}/assets.extra/dict.txt", "w") as f:
-        f.write("".join(f"{label}\n" for label in labels))
+    tf.io.gfile.makedirs(f"{export_dir}/{contract.ASSETS_EXTRA_DIR}")
+    with tf.io.gfile.GFile(f"{export_dir}/{contract.MODEL_LABELS_FILE}", "w") as f:
+        f.write(contract.labels_text(labels))

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tf_keras
 
 from models.settings import DETERMINISTIC_OPS
-from preprocessing import features
+from preprocessing import contract
 
 # Minibatch steps run inside one graph call: the head is tiny, so per-step Python
 # overhead would otherwise dominate (measured: several times slower on 2 cores).
@@ -33,14 +33,16 @@ def make_deterministic(seed: int) -> None:
 def build_head(embedding_size: int, num_classes: int, hp: dict) -> tf_keras.Model:
     """A compiled head: float [batch, embedding_size] -> softmax scores [batch, num_classes]."""
     regularizer = tf_keras.regularizers.L2(hp["l2"]) if hp.get("l2") else None
-    inputs = tf_keras.Input((embedding_size,), name=features.EMBEDDING_KEY)
+    inputs = tf_keras.Input((embedding_size,), name=contract.EMBEDDING_KEY)
     x = tf_keras.layers.Dropout(hp["dropout"], seed=hp["seed"])(inputs)
     if hp["hidden_units"] > 0:
         x = tf_keras.layers.Dense(hp["hidden_units"], activation="relu", kernel_regularizer=regularizer, name="hidden")(
             x
         )
         x = tf_keras.layers.Dropout(hp["dropout"], seed=hp["seed"] + 1)(x)
-    outputs = tf_keras.layers.Dense(num_classes, activation="softmax", kernel_regularizer=regularizer, name="scores")(x)
+    outputs = tf_keras.layers.Dense(
+        num_classes, activation="softmax", kernel_regularizer=regularizer, name=contract.SCORES_OUTPUT
+    )(x)
     model = tf_keras.Model(inputs, outputs, name="head")
     model.compile(
         optimizer=tf_keras.optimizers.Adam(hp["learning_rate"]),
@@ -83,7 +85,7 @@ def load_transformed(
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
-    names = (features.EMBEDDING_KEY, features.LABEL_INDEX_KEY) + ((features.KEY_KEY,) if with_keys else ())
+    names = (contract.EMBEDDING_KEY, contract.LABEL_INDEX_KEY) + ((contract.KEY_KEY,) if with_keys else ())
     missing = [k for k in names if k not in transformed_feature_spec]
     if missing:
         raise ValueError(f"the Transform output has no {missing} feature: rerun Transform (e.g. --no-cache)")
@@ -95,8 +97,8 @@ def load_transformed(
     )
     xs, ys, keys = [], [], []
     for batch in dataset:
-        xs.append(batch[features.EMBEDDING_KEY].numpy())
-        ys.append(np.reshape(batch[features.LABEL_INDEX_KEY].numpy(), [-1]))
+        xs.append(batch[contract.EMBEDDING_KEY].numpy())
+        ys.append(np.reshape(batch[contract.LABEL_INDEX_KEY].numpy(), [-1]))
         if with_keys:
-            keys += [k.decode() for k in np.reshape(batch[features.KEY_KEY].numpy(), [-1])]
+            keys += [k.decode() for k in np.reshape(batch[contract.KEY_KEY].numpy(), [-1])]
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64), keys if with_keys else None

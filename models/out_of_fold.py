@@ -22,11 +22,11 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
-from preprocessing import features
+from preprocessing import contract
 
 SPLIT = "oof"
 FILE = "predictions.tfrecord.gz"
-SCORES_KEY = "scores"
+SCORES_KEY = contract.SCORES_OUTPUT
 FOLD_KEY = "fold"
 
 
@@ -64,9 +64,9 @@ def write(path: str, predictions: OutOfFoldPredictions, labels: list[str]) -> No
             predictions.keys, predictions.labels, predictions.scores, predictions.folds, strict=True
         ):
             feature = {
-                features.KEY_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[key.encode()])),
-                features.LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[labels[label].encode()])),
-                features.LABEL_INDEX_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+                contract.KEY_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[key.encode()])),
+                contract.LABEL_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(value=[labels[label].encode()])),
+                contract.LABEL_INDEX_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
                 FOLD_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(fold)])),
                 SCORES_KEY: tf.train.Feature(float_list=tf.train.FloatList(value=scores.tolist())),
             }
@@ -78,8 +78,8 @@ def read(uri: str) -> OutOfFoldPredictions:
     keys, labels, scores, folds = [], [], [], []
     for record in tf.data.TFRecordDataset(f"{uri}/Split-{SPLIT}/{FILE}", compression_type="GZIP"):
         f = tf.train.Example.FromString(record.numpy()).features.feature
-        keys.append(f[features.KEY_KEY].bytes_list.value[0].decode())
-        labels.append(f[features.LABEL_INDEX_KEY].int64_list.value[0])
+        keys.append(f[contract.KEY_KEY].bytes_list.value[0].decode())
+        labels.append(f[contract.LABEL_INDEX_KEY].int64_list.value[0])
         scores.append(list(f[SCORES_KEY].float_list.value))
         folds.append(f[FOLD_KEY].int64_list.value[0])
     return OutOfFoldPredictions(keys, np.array(labels, np.int64), np.array(scores, np.float32), np.array(folds))
@@ -109,7 +109,7 @@ def OutOfFold(  # noqa: N802 (a TFX component's name)
     labels = list(settings["labels"])
     tuned = None
     if hyperparameters is not None:
-        with tf.io.gfile.GFile(f"{hyperparameters.uri}/best_hyperparameters.txt") as f:
+        with tf.io.gfile.GFile(f"{hyperparameters.uri}/{contract.BEST_HYPERPARAMETERS_FILE}") as f:
             tuned = json.load(f)
     hp = merge_hyperparameters(settings.get("hyperparameters", {}), tuned)
     spec = tft.TFTransformOutput(transform_graph.uri).transformed_feature_spec()
@@ -118,7 +118,9 @@ def OutOfFold(  # noqa: N802 (a TFX component's name)
     if settings.get("train_steps"):  # as the Trainer does: the step count over the data it trains on
         hp["epochs"] = epochs_for_steps(settings["train_steps"], len(y) - len(y) // settings["folds"], hp["batch_size"])
     if (y < 0).any():
-        raise ValueError(f"{int((y < 0).sum())} photos have a label outside dict.txt: no out-of-fold accuracy")
+        raise ValueError(
+            f"{int((y < 0).sum())} photos have a label outside {contract.LABELS_FILE}: no out-of-fold accuracy"
+        )
     scores, folds = cross_validate(x, y, len(labels), hp, int(settings["folds"]), int(settings["seed"]))
     result = OutOfFoldPredictions(keys, y, scores, folds)
     tf.io.gfile.makedirs(f"{predictions.uri}/Split-{SPLIT}")

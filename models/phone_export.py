@@ -23,12 +23,8 @@ import tf_keras
 
 from preprocessing import traced_backbone
 from preprocessing.backbones import get_backbone
+from preprocessing.contract import HEAD_DIR, HEAD_FILE, PHONE_IMAGE_INPUT, SCORES_OUTPUT, SERVING_SIGNATURE
 from preprocessing.resize import resize_antialiased
-
-HEAD_DIR = "Format-Head"  # beside Format-Serving in the Trainer's model artifact
-HEAD_FILE = "head.h5"
-IMAGE_INPUT = "image"
-SCORES_OUTPUT = "scores"
 
 
 def head_path(model_uri: str) -> str:
@@ -55,9 +51,9 @@ def save_phone_model(model_uri: str, backbone_name: str, backbone_weights: str |
     module.backbone = traced_backbone.load(backbone_name, backbone_weights or None)
     module.head = tf_keras.models.load_model(head_path(model_uri), compile=False)
 
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name=IMAGE_INPUT)], autograph=False)
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name=PHONE_IMAGE_INPUT)], autograph=False)
     def scores(image):
         pixels = tf.ensure_shape(resize_antialiased(tf.cast(image[0], tf.float32), size), [size, size, 3])
         return {SCORES_OUTPUT: module.head(module.backbone.embed(pixels[None]), training=False)}
 
-    tf.saved_model.save(module, export_dir, signatures={"serving_default": scores.get_concrete_function()})
+    tf.saved_model.save(module, export_dir, signatures={SERVING_SIGNATURE: scores.get_concrete_function()})

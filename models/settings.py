@@ -7,6 +7,8 @@ override them per run through the Tuner's and the Trainer's custom_config.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 # ---- Reproducibility ------------------------------------------------------------------
 # The same data, settings and seed give the same hyperparameters, model and scores on any
 # machine, busy or not: the Tuner's budget is a number of trials, and one seed (--seed)
@@ -37,6 +39,10 @@ SEARCH_SPACE = {  # name: (choices, default)
     "learning_rate": ([3e-4, 1e-3, 3e-3], 1e-3),
 }
 
+# ---- The blessing's evidence: k-fold out-of-fold predictions (models/out_of_fold.py) ----
+CV_FOLDS = 5
+CV_SEED = 0  # seeds the stratified fold split
+
 # ---- Trainer: the head (models/model.py) -------------------------------------------
 HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's head shape
     "hidden_units": 256,
@@ -47,3 +53,31 @@ HYPERPARAMETERS = {  # without the Tuner (or what it does not tune): the seed's 
     "batch_size": 32,
     "seed": SEED,
 }
+
+
+@dataclass(frozen=True)
+class TunerSettings:
+    """The Tuner's search (models/tuning.py reads these from its custom_config["tuner"])."""
+
+    max_trials: int = TUNER_MAX_TRIALS  # the budget, as a count: the same trials on any machine
+    budget_s: float | None = TUNER_BUDGET_SECONDS  # opt-in wall-clock cap (then the search depends on the machine)
+    seed: int = TUNER_SEED
+
+
+@dataclass(frozen=True)
+class HeadSettings:
+    """The new top layer: how it is chosen (the Tuner, or HYPERPARAMETERS as they are), trained and
+    cross-validated for the blessing's out-of-fold evidence (models/out_of_fold.py)."""
+
+    seed: int = SEED  # the head's initial weights, dropout and shuffling (and the Tuner's, in `tuner`)
+    tune: bool = True  # False: no Tuner component
+    tuner: TunerSettings = TunerSettings()
+    train_steps: int | None = None  # None: the (tuned) epochs over the train split; a number overrides
+    eval_steps: int = 5
+    cv_folds: int = CV_FOLDS  # k of the out-of-fold predictions
+    cv_seed: int = CV_SEED
+    keras_verbosity: int = 0  # the Tuner's Keras fit() verbosity; nonzero also prints its tables
+
+    def hyperparameters(self) -> dict:
+        """The Trainer's given values: HYPERPARAMETERS with this seed (the Tuner's best values override)."""
+        return {**HYPERPARAMETERS, "seed": self.seed}

@@ -25,13 +25,13 @@ import tensorflow as tf
 from tfx.components.trainer.rewriting import rewriter, rewriter_factory
 
 from models import tflite_metadata
+from preprocessing.contract import SERVING_SIGNATURE, TFLITE_FILE
 
 QUANTIZATIONS = {
     "dynamic": "dynamic-range (int8 weights)",
     "int8": "full-integer int8 (weights and activations, train-split calibration)",
     "float16": "float16 weights",
 }
-TFLITE_FILE = "model.tflite"
 
 
 def _rewriter_args(quantization: str, representative: Callable[[], Iterable[np.ndarray]] | None) -> dict:
@@ -65,7 +65,7 @@ def convert(
         filename=TFLITE_FILE,
         copy_assets=False,
         copy_assets_extra=False,
-        signature_key="serving_default",
+        signature_key=SERVING_SIGNATURE,
         **_rewriter_args(quantization, representative),
     )
     with tempfile.TemporaryDirectory(prefix="tflite-", dir=str(target.parent)) as tmp:

@@ -24,10 +24,11 @@ import numpy as np
 from flatbuffers.number_types import Uint8Flags, Uint32Flags
 from flatbuffers.table import Table
 
+from preprocessing.contract import labels_text, read_labels
+
 METADATA_NAME = "TFLITE_METADATA"
 IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"  # every field written here exists since schema 1.0.0
-LABELS_FILE = "labels.txt"
 TENSOR_AXIS_LABELS = 2  # AssociatedFileType
 RGB = 1  # ColorSpaceType
 FEATURE_PROPERTIES, IMAGE_PROPERTIES = 1, 2  # the ContentProperties union's types
@@ -116,7 +117,7 @@ def populate(model: bytes, m: PhoneMetadata) -> bytes:
     tree.metadata = [*kept, entry]
     out = io.BytesIO(bytes(flatbuffer_utils.convert_object_to_bytearray(tree)))
     with zipfile.ZipFile(out, "a") as archive:
-        archive.writestr(m.labels_file, "".join(f"{label}\n" for label in m.labels))
+        archive.writestr(m.labels_file, labels_text(m.labels))
     return out.getvalue()
 
 
@@ -177,7 +178,7 @@ def read_metadata(model: bytes) -> PhoneMetadata:
         raise ValueError("the output tensor has no TENSOR_AXIS_LABELS file")
     labels_file = _string(files[0], 0)
     with zipfile.ZipFile(io.BytesIO(model)) as archive:
-        labels = archive.read(labels_file).decode().splitlines()
+        labels = read_labels(archive.read(labels_file))
     return PhoneMetadata(
         name=_string(root, 0),
         description=_string(root, 1),

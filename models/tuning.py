@@ -28,10 +28,11 @@ import tensorflow_transform as tft
 from absl import logging
 from keras_tuner.engine import base_tuner
 from keras_tuner.engine import trial as trial_module
+from keras_tuner.engine.trial import TrialStatus
 from tfx import v1 as tfx
 
 from models import settings as defaults
-from models.fold_trainer import cross_validate_head
+from models.fold_trainer import cross_validate_heads
 from models.head import load_embeddings, make_deterministic
 
 OBJECTIVES = {"loss": ("cv_loss", "min"), "accuracy": ("cv_accuracy", "max")}  # defaults.TUNER_SELECT_BY
@@ -86,14 +87,6 @@ def stratified_folds(y: np.ndarray, k: int, seed: int) -> np.ndarray:
     return folds
 
 
-def cv_curve(
-    x: np.ndarray, y: np.ndarray, num_classes: int, hp: dict, folds: np.ndarray, patience: int | None = None
-) -> np.ndarray:
-    """Held-out [accuracy, cross-entropy] after each epoch, per fold: [folds, epochs, 2]. With
-    patience, the epochs stop once the mean held-out loss has not improved for that many."""
-    return cross_validate_head(x, y, num_classes, hp, folds, patience)[0]
-
-
 def simplest_within_one_se(trials: list) -> object:
     """Breiman's one-standard-error rule: of the trials whose CV loss is within one standard
     error of the lowest, the simplest (no or fewer hidden units, then more L2, then more dropout).
@@ -118,24 +111,59 @@ class HeadTuner(base_tuner.BaseTuner):
         self.num_classes, self.folds, self.fixed, self.select_by = num_classes, folds, fixed, select_by
         self.patience = patience
 
+    def search(self, *fit_args, **fit_kwargs) -> None:
+        """Random search draws every trial without reading earlier scores, so the trials are drawn
+        first, each head shape's trials are scored together in one graph (models/fold_trainer.py),
+        and each trial is then reported to the oracle in order, as KerasTuner's loop would. With a
+        time budget (opt-in), KerasTuner's own loop scores one trial at a time, so the clock can stop it."""
+        if self.oracle.budget_s is not None:
+            return super().search(*fit_args, **fit_kwargs)
+        x, y = fit_kwargs["x"], fit_kwargs["y"]
+        self.oracle.verbose = fit_kwargs.get("verbose", 1)
+        self.on_search_begin()
+        trials = []
+        while (trial := self.oracle.create_trial(f"{self.tuner_id}-{len(trials)}")).status == TrialStatus.RUNNING:
+            trials.append(trial)
+        for trial, metrics in zip(trials, self.score(trials, x, y), strict=True):
+            self.on_trial_begin(trial)
+            self.oracle.update_trial(trial.trial_id, metrics)
+            trial.status = TrialStatus.COMPLETED  # as KerasTuner's loop marks a trial that ran
+            self.on_trial_end(trial)
+        self.on_search_end()
+
     def run_trial(self, trial, x: np.ndarray, y: np.ndarray, verbose: int = 1) -> dict:
         """verbose: KerasTuner's display level, set by search(); the CV fits themselves are silent."""
-        started = time.monotonic()
-        hp = {**self.fixed, **trial.hyperparameters.values}
-        folds = stratified_folds(y, min(self.folds, len(y)), hp["seed"])
-        per_fold = cv_curve(x, y, self.num_classes, hp, folds, self.patience)
+        return self.score([trial], x, y)[0]
+
+    def score(self, trials: list, x: np.ndarray, y: np.ndarray) -> list[dict]:
+        """Each trial's CV metrics; the trials of one head shape train together. Sets each trial's epochs."""
+        hps = [{**self.fixed, **t.hyperparameters.values} for t in trials]
+        folds = stratified_folds(y, min(self.folds, len(y)), self.fixed["seed"])
+        metrics: dict[int, dict] = {}
+        for hidden in sorted({hp["hidden_units"] for hp in hps}):
+            started = time.monotonic()
+            members = [i for i, hp in enumerate(hps) if hp["hidden_units"] == hidden]
+            cv = cross_validate_heads(x, y, self.num_classes, [hps[i] for i in members], folds, self.patience)
+            for i, (per_fold, _) in zip(members, cv, strict=True):
+                metrics[i] = self._metrics(trials[i], per_fold)
+            logging.info(
+                "tuner: %d trials of %d hidden units in %.1f s", len(members), hidden, time.monotonic() - started
+            )
+        return [metrics[i] for i in range(len(trials))]
+
+    def _metrics(self, trial, per_fold: np.ndarray) -> dict:
+        """A trial's score from its per-fold curves [folds, epochs, 2]: the mean curve's best epoch."""
         curve = per_fold.mean(axis=0)
         best = best_epoch(curve, self.select_by)
         loss_se = float(per_fold[:, best, 1].std() / np.sqrt(len(per_fold)))
         trial.hyperparameters.values["epochs"] = best + 1
         logging.info(
-            "tuner: trial %s %s -> CV accuracy %.3f, loss %.3f at %d epochs (%.1f s)",
+            "tuner: trial %s %s -> CV accuracy %.3f, loss %.3f at %d epochs",
             trial.trial_id,
             trial.hyperparameters.values,
             curve[best, 0],
             curve[best, 1],
             best + 1,
-            time.monotonic() - started,
         )
         return {"cv_accuracy": float(curve[best, 0]), "cv_loss": float(curve[best, 1]), "cv_loss_se": loss_se}
 

@@ -1,7 +1,7 @@
 """The blessing rule: is the chosen head better than no skill, and is the pushed model no worse?
 
 1. The evidence is every labelled photo (train + eval): the k-fold out-of-fold (OOF)
-   predictions of the chosen head (models/out_of_fold.py). The no-skill baseline is
+   predictions of the chosen head (models/out_of_fold.py). The no-skill answer is
    answering the majority class every time; its accuracy is the majority rate
    p0 = (largest class) / n. The head is significantly better when a one-sided binomial
    test (SciPy's `binomtest`, alternative="greater") rejects "accuracy = p0" at the chosen
@@ -10,16 +10,22 @@
    pipeline/gate.py applies it.
 2. The pushed model itself is checked on the held-out eval split (HoldoutCheck): its
    accuracy must not be significantly below the bar (one-sided binomial, alternative
-   "less", at configs.HOLDOUT_SIGNIFICANCE). The pipeline hands that floor to TFMA as a value threshold, with
+   "less", at HOLDOUT_SIGNIFICANCE). The pipeline hands that floor to TFMA as a value threshold, with
    the no-regression threshold against the last blessed model.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
-from pipeline import configs
+from models.settings import CV_FOLDS
+from pipeline.baseline import BaselinePlan
+
+SIGNIFICANCE = 0.01  # the out-of-fold binomial test's level (--significance)
+HOLDOUT_SIGNIFICANCE = 0.01  # eval accuracy significantly below the bar at this level is a shortfall
+FLOAT_MARGIN = 1e-6  # TFMA computes accuracy in float32: k/n may land just below k/n
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,10 @@ class BlessingBar:
     significance: float  # the binomial test's level: bless only at p < this
     significant_correct: int | None  # smallest k with p < significance; None: no k <= n gets there
     min_accuracy: float | None = None  # the business bar, if any
-    folds: int = configs.CV_FOLDS  # the k of the k-fold out-of-fold predictions judged
+    folds: int = CV_FOLDS  # the k of the k-fold out-of-fold predictions judged
 
     @property
-    def baseline_rate(self) -> float:
+    def majority_rate(self) -> float:
         """Accuracy of always answering the majority class."""
         return self.majority_count / self.photo_count
 
@@ -44,7 +50,7 @@ class BlessingBar:
         """Correct answers the business bar asks for (0 without one)."""
         if self.min_accuracy is None:
             return 0
-        return math.ceil(self.min_accuracy * self.photo_count - configs.BLESSING_FLOAT_MARGIN)
+        return math.ceil(self.min_accuracy * self.photo_count - FLOAT_MARGIN)
 
     @property
     def needed_correct(self) -> int | None:
@@ -63,15 +69,15 @@ class BlessingBar:
     @property
     def lower_bound(self) -> float:
         """The bar as a lower bound on a float32 accuracy (minus a margin, as TFMA computes it)."""
-        return self.accuracy - configs.BLESSING_FLOAT_MARGIN
+        return self.accuracy - FLOAT_MARGIN
 
     @property
     def from_business_bar(self) -> bool:
         return self.min_accuracy is not None and self.business_correct > (self.significant_correct or 0)
 
     def p_value(self, correct: int) -> float:
-        """P(at least `correct` of n right | each answer right with the baseline rate)."""
-        return binomial_p_value(correct, self.photo_count, self.baseline_rate)
+        """P(at least `correct` of n right | each answer right with the majority rate)."""
+        return binomial_p_value(correct, self.photo_count, self.majority_rate)
 
     def evidence(self) -> str:
         """What was judged, in a few words."""
@@ -83,7 +89,7 @@ class BlessingBar:
         if self.significant_correct is None:
             return (
                 f"no accuracy can pass: even {n} of {n} right is not significantly better than the baseline "
-                f"rate {self.baseline_rate:.3f} at p < {self.significance:g}; add photos"
+                f"rate {self.majority_rate:.3f} at p < {self.significance:g}; add photos"
             )
         if self.needed_correct is None:
             return f"no accuracy can pass: the --min-accuracy business bar {self.min_accuracy:g} is above 1"
@@ -94,7 +100,7 @@ class BlessingBar:
             )
         return (
             f"the lowest accuracy a one-sided binomial test on the out-of-fold answers for {n} photos finds better "
-            f"than the baseline rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.3g} "
+            f"than the majority rate at p < {self.significance:g} (p = {self.p_value(self.significant_correct):.3g} "
             "at the bar)"
         )
 
@@ -125,9 +131,9 @@ def lowest_significant_count(n: int, rate: float, significance: float) -> int | 
 
 def compute_bar(
     counts: dict[str, int],
-    significance: float = configs.BLESSING_SIGNIFICANCE,
-    min_accuracy: float | None = configs.EVAL_ACCURACY_THRESHOLD,
-    folds: int = configs.CV_FOLDS,
+    significance: float = SIGNIFICANCE,
+    min_accuracy: float | None = None,
+    folds: int = CV_FOLDS,
 ) -> BlessingBar:
     """The bar for out-of-fold answers on photos with these counts per label (train + eval).
 
@@ -166,7 +172,7 @@ class HoldoutCheck:
     @property
     def lower_bound(self) -> float:
         """TFMA's value threshold on eval accuracy (a margin for TFMA's float32 accuracy)."""
-        return self.accuracy - configs.BLESSING_FLOAT_MARGIN
+        return self.accuracy - FLOAT_MARGIN
 
     def reason(self) -> str:
         return (
@@ -184,9 +190,7 @@ def holdout_floor(eval_count: int, bar: float, significance: float) -> int:
     return next(k for k in range(eval_count + 1) if binom.cdf(k, eval_count, rate) >= significance)
 
 
-def compute_holdout(
-    eval_count: int, bar: BlessingBar, significance: float = configs.HOLDOUT_SIGNIFICANCE
-) -> HoldoutCheck:
+def compute_holdout(eval_count: int, bar: BlessingBar, significance: float = HOLDOUT_SIGNIFICANCE) -> HoldoutCheck:
     """The eval split's floor under `bar`. Its own level, not --significance: loosening the
     bar must not make a shortfall easier to find."""
     if eval_count <= 0:
@@ -201,17 +205,18 @@ def pass_rate(n: int, needed: int | None, accuracy: float) -> float:
     return 0.0 if needed is None else float(binom.sf(needed - 1, n, accuracy))
 
 
-def imbalance_warning(counts: dict[str, int], ratio: float = configs.IMBALANCE_WARNING_RATIO) -> str | None:
-    """A warning when the largest class has more than `ratio` times the photos of the smallest."""
-    if len(counts) < 2:
-        return None
-    (small, n_small), (large, n_large) = (
-        min(counts.items(), key=lambda kv: kv[1]),
-        max(counts.items(), key=lambda kv: kv[1]),
-    )
-    if n_large <= ratio * n_small:
-        return None
-    return (
-        f"unbalanced classes: {large!r} has {n_large} photos, {small!r} {n_small} (more than {ratio:g}x); "
-        "accuracy flatters the majority class, so read balanced accuracy and macro-F1"
-    )
+@dataclass(frozen=True)
+class Record:
+    """What a run was judged against: the BlessingGate records it on its blessing (RECORD_PROPERTY)."""
+
+    bar: BlessingBar  # the out-of-fold bar
+    holdout: HoldoutCheck  # the Evaluator's floor on the eval split
+    plan: BaselinePlan  # whether the last blessed model was compared, and why
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Record | None:
+        """The gate's record; None without one, or without a bar (not known when the pipeline was compiled)."""
+        found = json.loads(text) if text else {}
+        if not found.get("bar") or not found.get("holdout") or not found.get("plan"):
+            return None
+        return cls(BlessingBar(**found["bar"]), HoldoutCheck(**found["holdout"]), BaselinePlan(**found["plan"]))

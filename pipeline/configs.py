@@ -1,15 +1,20 @@
-"""Every knob of the pipeline, in one place (as in TFX's templates).
+"""The runners' table of defaults, in one place (as in TFX's templates).
 
-local_runner.py and vertex_runner.py read these defaults and let flags or environment
-variables override the ones a user changes per run.
+Read by the runners and the CLI only (local_runner.py, vertex_runner.py, pipeline/local_run.py,
+pipeline/runner_args.py, tastebud/*_cli.py): they turn these and their flags into the
+settings dataclasses they pass down (pipeline/settings.py), and they alone read environment
+variables (pipeline/runner_args.py env_default). The code below them keeps its own constants
+beside it (models/settings.py, preprocessing/settings.py, pipeline/blessing.py, ...); the
+names re-exported here are the defaults the flags show.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from models.settings import (  # noqa: F401  (configs.X keeps working)
+    CV_FOLDS,
+    CV_SEED,
     DETERMINISTIC_OPS,
     HYPERPARAMETERS,
     SEARCH_SPACE,
@@ -22,6 +27,11 @@ from models.settings import (  # noqa: F401  (configs.X keeps working)
     TUNER_SEED,
     TUNER_SELECT_BY,
 )
+from pipeline.blessing import SIGNIFICANCE
+from pipeline.evaluation import INTERVAL_CONFIDENCE  # noqa: F401  (configs.X keeps working)
+from pipeline.phone_check import PHONE_MAX_DROP  # noqa: F401  (configs.X keeps working)
+from pipeline.settings import SCHEMA_PATH  # noqa: F401  (configs.X keeps working)
+from preprocessing.contract import LABELS_FILE, SUMMARY_FILE  # noqa: F401  (configs.X keeps working)
 from preprocessing.settings import (  # noqa: F401  (configs.X keeps working)
     EXIF_SCAN_BYTES,
     JPEG_DECODE_RATIOS,
@@ -32,17 +42,13 @@ from preprocessing.settings import (  # noqa: F401  (configs.X keeps working)
 REPO = Path(__file__).resolve().parents[1]
 
 PIPELINE_NAME = "tastebud"
-MODEL_NAME = os.environ.get("TASTEBUD_MODEL_NAME", "tastebud")  # serving/<MODEL_NAME>/<version>
+MODEL_NAME = "tastebud"  # serving/<MODEL_NAME>/<version> (--model-name, TASTEBUD_MODEL_NAME)
 
 # ---- data ----------------------------------------------------------------------
 SAMPLE_DATA = REPO / "data" / "flowers_small"
-SCHEMA_PATH = REPO / "pipeline" / "schema.pbtxt"
-TRAIN_SPLIT_PATTERN = "train/*"
-EVAL_SPLIT_PATTERN = "eval/*"
-LABELS_FILE = "dict.txt"
 
 # ---- Transform: the backbone ------------------------------------------------------
-BACKBONE = os.environ.get("TASTEBUD_BACKBONE", "inception_v3")  # the pipeline's default
+BACKBONE = "inception_v3"  # the pipeline's default (--backbone, TASTEBUD_BACKBONE)
 BACKBONE_WEIGHTS: str | None = None  # a weights file; None = the backbone's own resolution
 # Images per backbone call inside Transform (TRANSFORM_CHUNK_SIZE) and the JPEG/EXIF decoding
 # settings live beside the code that uses them: preprocessing/settings.py (imported above).
@@ -61,38 +67,14 @@ EVAL_STEPS = 5
 # significantly above the majority-class rate (one-sided binomial test), and the pushed
 # model's eval accuracy is not significantly below that bar and no worse than the last
 # blessed model with the same labels.
-CV_FOLDS = 5  # k of the out-of-fold predictions (models/out_of_fold.py)
-CV_SEED = 0  # seeds the stratified fold split
-BLESSING_SIGNIFICANCE = 0.01  # the out-of-fold binomial test's level (--significance)
-HOLDOUT_SIGNIFICANCE = 0.01  # eval accuracy significantly below the bar at this level is a shortfall
+# CV_FOLDS, CV_SEED: models/settings.py; the levels and margins: pipeline/blessing.py.
+BLESSING_SIGNIFICANCE = SIGNIFICANCE  # the out-of-fold binomial test's level (--significance)
 EVAL_ACCURACY_THRESHOLD: float | None = None  # a business bar on top (--min-accuracy); the stricter applies
-MAX_ACCURACY_REGRESSION = 1e-10  # ...and no worse than the last blessed model by more than this
-BLESSING_FLOAT_MARGIN = 1e-6  # TFMA computes accuracy in float32: k/n may land just below k/n
-INTERVAL_CONFIDENCE = 0.95  # Wilson intervals on accuracy and per-class recall (pipeline/evaluation.py)
-IMBALANCE_WARNING_RATIO = 3.0  # warn when the largest class has more than this times the smallest
-SUMMARY_FILE = "summary.json"  # written by `tastebud prepare`: photos per class and split
-BLESSING_RECORD_DIR = "blessing"  # under the pipeline root: the bar and its reasons, per run
 
 # ---- the phone model (pipeline/phone.py; local_runner.py --tflite) -------------------------
 # A LiteRT .tflite of each pushed model, in OUT/tflite/<MODEL_NAME>/<version>/ beside labels.txt.
 PHONE_QUANTIZATION = "dynamic"  # dynamic (int8 weights), int8 (weights + activations) or float16
-PHONE_MAX_DROP = 0.01  # pushed only when its eval accuracy is at most this (or one photo) below the SavedModel's
-PHONE_REPRESENTATIVE_IMAGES = 100  # train-split photos that calibrate int8 activations
 PHONE_DIR = "tflite"  # under the output folder
-
-# ---- the upload web page (tastebud serve; flags override) ----------------------------------
-# A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory.
-WEB_MAX_FILE_MB = 32.0  # largest accepted photo
-WEB_MAX_FILES = 16  # most photos per request
-WEB_MAX_REQUEST_MB = 64.0  # the whole request; raised to fit one file of the per-file limit
-WEB_MULTIPART_OVERHEAD_MB = 1.0  # room for the multipart framing around the largest file
-# Micro-batching of `tastebud serve --model` (tastebud/web/batching.py), after TF Serving's
-# batching parameters: concurrent requests share one model call.
-WEB_MAX_BATCH_SIZE = 16  # images per model call (TF Serving: max_batch_size)
-WEB_BATCH_TIMEOUT_MS = 2.0  # longest a request waits for batch-mates (batch_timeout_micros / 1000)
-WEB_MAX_ENQUEUED_BATCHES = 4  # images waiting beyond this many full batches get a 503 (max_enqueued_batches)
-WEB_NUM_BATCH_THREADS = 1  # model calls at once (num_batch_threads); TF already uses every core per call
-WEB_REQUEST_TIMEOUT_S = 30.0  # a request not answered by then gets a 504
 
 # ---- local runs ---------------------------------------------------------------------------
 LOCAL_OUTPUT = REPO / "out"
@@ -117,12 +99,12 @@ def local_beam_args(running_mode: str = DIRECT_RUNNING_MODE, num_workers: int = 
     ]
 
 
-# ---- Google Cloud (vertex_runner.py); environment variables override -------------------
-GCP_PROJECT = os.environ.get("TASTEBUD_GCP_PROJECT", "")
-GCP_REGION = os.environ.get("TASTEBUD_GCP_REGION", "us-central1")
-GCS_BUCKET = os.environ.get("TASTEBUD_GCS_BUCKET", "")  # gs://BUCKET (no trailing slash)
-PIPELINE_IMAGE = os.environ.get("TASTEBUD_IMAGE", "")  # e.g. us-docker.pkg.dev/PROJECT/tastebud/pipeline:0.1.0
-SERVICE_ACCOUNT = os.environ.get("TASTEBUD_SERVICE_ACCOUNT", "")
+# ---- Google Cloud (vertex_runner.py); TASTEBUD_GCP_PROJECT, ... override (vertex_runner.py) ----
+GCP_PROJECT = ""
+GCP_REGION = "us-central1"
+GCS_BUCKET = ""  # gs://BUCKET (no trailing slash)
+PIPELINE_IMAGE = ""  # e.g. us-docker.pkg.dev/PROJECT/tastebud/pipeline:0.1.0
+SERVICE_ACCOUNT = ""
 
 # Dataflow: Transform's embeddings are the expensive step. Each worker decodes and embeds
 # its own share of images; throughput grows with workers until the data runs out.

@@ -1,11 +1,11 @@
 """Reads the Evaluator's TFMA output into plain numbers, through TFMA's own loaders:
-overall metrics for the candidate (and the baseline, when there was one), per-class
+overall metrics for the candidate (and the baseline model, when there was one), per-class
 precision / recall / F1 / support, the confusion matrix, and the blessing verdict.
 
 Every number comes from the same decisions: the model's top class (argmax). The
 confusion matrix is TFMA's MultiClassConfusionMatrixPlot; per-class precision and
 recall are counted from it, and summarize() checks at run time that they equal TFMA's
-own top-1 Precision / Recall (pipeline.py's eval_config) and that the matrix's diagonal
+own top-1 Precision / Recall (pipeline/evaluator.py's eval_config) and that the matrix's diagonal
 is TFMA's accuracy count, so recall x support sums to it. Accuracy and each class's
 recall carry a Wilson score interval: on 20 eval photos one photo is 0.05.
 """
@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline import configs
+from pipeline.class_metrics import (  # noqa: F401  (evaluation.X keeps working)
+    INTERVAL_CONFIDENCE,
+    ClassMetrics,
+    class_metrics,
+    count_text,
+    rate_text,
+    wilson_interval,
+)
 
 ACCURACY = "sparse_categorical_accuracy"
 CONFUSION_PLOT = "multi_class_confusion_matrix_plot"
@@ -29,29 +36,6 @@ class EvaluationMismatch(RuntimeError):
     """TFMA's numbers for one evaluation disagree with each other (a config or loader bug)."""
 
 
-def wilson_interval(successes: int, n: int, confidence: float = configs.INTERVAL_CONFIDENCE) -> tuple[float, float]:
-    """The Wilson score interval for a proportion (SciPy's binomtest); (nan, nan) when n = 0."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    from scipy.stats import binomtest
-
-    interval = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(interval.low), float(interval.high)
-
-
-def rate_text(value: float) -> str:
-    """0.750, or '-' for an undefined rate (a precision of a class the model never predicted)."""
-    return "-" if math.isnan(value) else f"{value:.3f}"
-
-
-def count_text(successes: int, n: int) -> str:
-    """'3 of 4, 95% CI 0.301-0.954': the count behind a rate and its Wilson interval."""
-    low, high = wilson_interval(successes, n)
-    if n <= 0:
-        return "0 of 0"
-    return f"{successes} of {n}, {configs.INTERVAL_CONFIDENCE:.0%} CI {low:.3f}-{high:.3f}"
-
-
 @dataclass
 class MetricComparison:
     name: str
@@ -60,48 +44,17 @@ class MetricComparison:
     change: float | None = None
 
 
-@dataclass
-class ClassMetrics:
-    """One class, from the argmax confusion matrix: precision = correct / predicted, recall = correct / support."""
+@dataclass(frozen=True)
+class ThresholdFailure:
+    """A threshold TFMA found failed: on the metric itself, or on its change against the baseline model."""
 
-    label: str
-    precision: float  # nan when the model never predicted this class
-    recall: float  # nan when the eval split has no photo of it
-    support: int  # eval photos of this class (the confusion matrix's row)
-    predicted: int | None = None  # eval photos the model labelled this class (its column)
+    metric: str
+    value: float
+    vs_baseline_model: bool = False  # a no-regression (change) threshold, not a value threshold
 
-    @property
-    def correct(self) -> int:
-        """Photos of this class labelled right (the confusion matrix's diagonal)."""
-        return round(self.recall * self.support) if self.support else 0
-
-    @property
-    def recall_interval(self) -> tuple[float, float]:
-        return wilson_interval(self.correct, self.support)
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        if math.isnan(p + r):
-            return float("nan")
-        return 2 * p * r / (p + r) if p + r > 0 else 0.0
-
-
-def class_metrics(labels: list[str], confusion: np.ndarray) -> list[ClassMetrics]:
-    """Per-class numbers from a [actual, predicted] count matrix."""
-    found = []
-    for i, label in enumerate(labels):
-        correct, support, predicted = int(confusion[i, i]), int(confusion[i].sum()), int(confusion[:, i].sum())
-        found.append(
-            ClassMetrics(
-                label,
-                correct / predicted if predicted else float("nan"),
-                correct / support if support else float("nan"),
-                support,
-                predicted,
-            )
-        )
-    return found
+    def __str__(self) -> str:
+        change = " change vs the last blessed model" if self.vs_baseline_model else ""
+        return f"{self.metric}{change} = {self.value:.3f}"
 
 
 @dataclass
@@ -112,10 +65,15 @@ class EvaluationSummary:
     classes: list[ClassMetrics]
     confusion: np.ndarray  # [actual, predicted] counts
     validation_ok: bool
-    failures: list[str] = field(default_factory=list)
+    failures: list[ThresholdFailure] = field(default_factory=list)
     thresholds: list[str] = field(default_factory=list)
     comparisons: list[MetricComparison] = field(default_factory=list)
-    has_baseline: bool = False
+    has_baseline_model: bool = False  # TFMA compared with the last blessed model
+
+    @property
+    def regressed(self) -> bool:
+        """Worse than the last blessed model (a failed no-regression threshold)."""
+        return any(f.vs_baseline_model for f in self.failures)
 
     def _present(self) -> list[ClassMetrics]:
         return [c for c in self.classes if c.support > 0]
@@ -142,7 +100,7 @@ class EvaluationSummary:
         return float(np.mean([0.0 if math.isnan(c.f1) else c.f1 for c in present])) if present else float("nan")
 
     @property
-    def baseline_rate(self) -> float:
+    def majority_rate(self) -> float:
         """Accuracy of always answering the eval split's largest class."""
         return max(c.support for c in self.classes) / self.example_count if self.example_count else float("nan")
 
@@ -152,13 +110,13 @@ class EvaluationSummary:
             f"eval accuracy {self.accuracy:.3f} on {self.example_count} examples "
             f"({count_text(self.correct, self.example_count)}; {verdict} the blessing thresholds)",
             f"  balanced accuracy {self.balanced_accuracy:.3f}, macro-F1 {self.macro_f1:.3f}, "
-            f"baseline rate {self.baseline_rate:.3f} (always the largest class)",
+            f"majority rate {self.majority_rate:.3f} (always the largest class)",
         ]
         lines += [f"  threshold: {t}" for t in self.thresholds]
         lines += [f"  failed: {f}" for f in self.failures]
-        if self.has_baseline:
+        if self.has_baseline_model:
             base = next(c for c in self.comparisons if c.name == "accuracy")
-            lines.append(f"  baseline accuracy {base.baseline:.3f} (change {base.change:+.3f})")
+            lines.append(f"  last blessed model's accuracy {base.baseline:.3f} (change {base.change:+.3f})")
         lines.append(f"  {'class':<20} {'precision':>9} {'recall':>7} {'(photos right, interval)':<32} {'f1':>6}")
         for c in self.classes:
             lines.append(
@@ -214,15 +172,10 @@ def _thresholds(evaluation_uri: str) -> list[str]:
                     found.append(f"{metric.class_name} >= {t.value_threshold.lower_bound.value:.4g}")
                 if t.HasField("change_threshold"):
                     found.append(
-                        f"{metric.class_name} no worse than the baseline by more than "
+                        f"{metric.class_name} no worse than the last blessed model by more than "
                         f"{abs(t.change_threshold.absolute.value):g}"
                     )
     return found
-
-
-def _failure_text(failure) -> str:
-    change = " change vs baseline" if failure.metric_key.is_diff else ""
-    return f"{failure.metric_key.name}{change} = {failure.metric_value.double_value.value:.3f}"
 
 
 def check_adds_up(summary: EvaluationSummary, tfma_values: dict, model_name: str) -> list[tuple[str, int]]:
@@ -266,7 +219,11 @@ def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
             )
         )
     validation = tfma.load_validation_result(evaluation_uri)
-    failures = [_failure_text(f) for per_slice in validation.metric_validations_per_slice for f in per_slice.failures]
+    failures = [
+        ThresholdFailure(f.metric_key.name, f.metric_value.double_value.value, f.metric_key.is_diff)
+        for per_slice in validation.metric_validations_per_slice
+        for f in per_slice.failures
+    ]
     summary = EvaluationSummary(
         labels=labels,
         accuracy=values[(candidate, ACCURACY, None, False)],
@@ -277,7 +234,7 @@ def summarize(evaluation_uri: str, labels: list[str]) -> EvaluationSummary:
         failures=failures,
         thresholds=_thresholds(evaluation_uri),
         comparisons=comparisons,
-        has_baseline=has_baseline,
+        has_baseline_model=has_baseline,
     )
     differ = check_adds_up(summary, values, candidate)
     if differ:  # the table shows the matrix's numbers; leave TFMA's contradicting ones out of the comparison

@@ -9,7 +9,17 @@ import argparse
 from pathlib import Path
 
 from pipeline import configs
-from pipeline.runner_args import add_blessing_arguments, add_phone_arguments, phone_settings, tuner_settings
+from pipeline.runner_args import (
+    add_blessing_arguments,
+    add_phone_arguments,
+    blessing_settings,
+    env_default,
+    head_settings,
+    phone_settings,
+)
+from pipeline.settings import PipelineSettings
+from preprocessing.contract import LABELS_FILE, read_labels_file
+from preprocessing.settings import TransformSettings
 from tastebud import quiet
 
 DESCRIPTION = "Runs the tastebud pipeline locally: LocalDagRunner, SQLite ML Metadata, Beam DirectRunner."
@@ -22,14 +32,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--output", default=str(configs.LOCAL_OUTPUT), help="pipeline root, metadata and serving dir (local or gs://)"
     )
     p.add_argument("--metadata", help="ML Metadata SQLite file (default OUTPUT/metadata.sqlite, ./ for a gs:// OUTPUT)")
-    p.add_argument("--backbone", default=configs.BACKBONE, help="inception_v3 (default) or efficientnet_lite0")
+    p.add_argument(
+        "--backbone",
+        default=env_default("TASTEBUD_BACKBONE", configs.BACKBONE),
+        help="inception_v3 (default) or efficientnet_lite0 (TASTEBUD_BACKBONE)",
+    )
     p.add_argument("--backbone-weights", default=configs.BACKBONE_WEIGHTS, help="weights file for the backbone")
     p.add_argument(
         "--train-steps", type=int, default=configs.TRAIN_STEPS, help="override the tuned epochs with a step count"
     )
     p.add_argument("--eval-steps", type=int, default=configs.EVAL_STEPS)
     add_blessing_arguments(p)
-    p.add_argument("--model-name", default=configs.MODEL_NAME, help="serving/<model-name>/<version>")
+    p.add_argument(
+        "--model-name",
+        default=env_default("TASTEBUD_MODEL_NAME", configs.MODEL_NAME),
+        help="serving/<model-name>/<version> (TASTEBUD_MODEL_NAME)",
+    )
     p.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
     p.add_argument(
         "--direct-running-mode",
@@ -48,12 +66,10 @@ def read_labels(data_dir: str) -> list[str]:
     """dict.txt through Beam's FileSystems, as `prepare` wrote it (a local path or gs://)."""
     from apache_beam.io.filesystems import FileSystems
 
-    from data.report import read_text
-
-    path = f"{data_dir}/{configs.LABELS_FILE}"
+    path = f"{data_dir}/{LABELS_FILE}"
     if not FileSystems.exists(path):
         raise SystemExit(f"error: {path} not found; run `tastebud prepare SOURCE --out {data_dir}` first")
-    return [line.strip() for line in read_text(path).splitlines() if line.strip()]
+    return read_labels_file(path, FileSystems.open)
 
 
 def as_location(path: str) -> str:
@@ -74,30 +90,65 @@ def paths(output: str, model_name: str, metadata: str | None = None) -> dict[str
     }
 
 
-def blessing_gate(args: argparse.Namespace, data: str, labels: list[str], metadata: str):
-    """The record the run is judged against: the out-of-fold bar from every labelled photo's
-    count, the eval split's floor, and whether to compare with the last blessed model."""
-    from pipeline.baseline import (
-        Record,
-        eval_counts,
-        labelled_counts,
-        latest_blessed_labels,
-        latest_blessed_signatures,
-        plan_baseline,
-    )
-    from pipeline.blessing import compute_bar, compute_holdout
+def settings(args: argparse.Namespace, data: str, labels: list[str], p: dict[str, str]) -> PipelineSettings:
+    """This run's settings from the flags: the bar from the data's photo counts (summary.json)."""
+    from data.counts import eval_counts, labelled_counts
 
-    bar = compute_bar(labelled_counts(data), args.significance, args.min_accuracy)
-    holdout = compute_holdout(sum(eval_counts(data).values()), bar)
-    previous, signatures = latest_blessed_labels(metadata), latest_blessed_signatures(metadata)
-    return Record(bar, holdout, plan_baseline(labels, previous, args.new_baseline, signatures))
+    return PipelineSettings(
+        name=args.pipeline_name,
+        root=p["pipeline_root"],
+        data_dir=data,
+        labels=tuple(labels),
+        serving_dir=p["serving"],
+        transform=TransformSettings(args.backbone, args.backbone_weights),
+        head=head_settings(args, quiet.keras_verbosity()),
+        blessing=blessing_settings(args, labelled_counts(data), sum(eval_counts(data).values())),
+        data_health=not args.no_data_health,
+        phone=phone_settings(args, p["tflite"]),
+        enable_cache=not args.no_cache,
+        beam_pipeline_args=tuple(configs.local_beam_args(args.direct_running_mode, args.direct_num_workers)),
+    )
+
+
+CLOUD_EXTENSIONS = (  # tfx.v1's Vertex AI and BigQuery extensions: google-cloud-aiplatform, about 1.6 s to import
+    "tfx.v1.extensions.google_cloud_ai_platform",
+    "tfx.v1.extensions.google_cloud_big_query",
+)
+
+
+class _LazyCloudExtensions:
+    """A meta-path finder that loads tfx.v1's cloud extensions lazily (importlib.util.LazyLoader):
+    tfx.v1 imports them eagerly and a local run never uses them; the first attribute access loads
+    one, so tfx.v1 stays whole."""
+
+    def find_spec(self, name, path=None, target=None):
+        import importlib.util
+        import sys
+
+        if name not in CLOUD_EXTENSIONS:
+            return None
+        for finder in sys.meta_path:
+            spec = None if finder is self else getattr(finder, "find_spec", lambda *a: None)(name, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+                return spec
+        return None
+
+
+def defer_cloud_extensions() -> None:
+    """Before tfx.v1 is imported: its cloud extensions load on first use (a no-op once imported)."""
+    import sys
+
+    if not any(isinstance(finder, _LazyCloudExtensions) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _LazyCloudExtensions())
 
 
 def run(args: argparse.Namespace) -> dict:
     """Builds and runs the pipeline; returns the components of this run (from ML Metadata)."""
+    defer_cloud_extensions()
     from tfx import v1 as tfx
 
-    from pipeline import baseline, results
+    from pipeline import results
     from pipeline.pipeline import create_pipeline
     from preprocessing.backbones import get_backbone
 
@@ -105,38 +156,14 @@ def run(args: argparse.Namespace) -> dict:
     get_backbone(args.backbone).resolve_weights(args.backbone_weights)
     p = paths(args.output, args.model_name, args.metadata)
     data = as_location(args.data)
-    labels = read_labels(data)
-    record = blessing_gate(args, data, labels, p["metadata"])
     pipeline = create_pipeline(
-        pipeline_name=args.pipeline_name,
-        pipeline_root=p["pipeline_root"],
-        data_dir=data,
-        labels=labels,
-        serving_model_dir=p["serving"],
-        backbone=args.backbone,
-        backbone_weights=args.backbone_weights,
-        train_steps=args.train_steps,
-        eval_steps=args.eval_steps,
-        hyperparameters={"seed": args.seed},
-        accuracy_bar=record.holdout.lower_bound,
-        cv_needed_correct=-1 if record.bar.needed_correct is None else record.bar.needed_correct,
-        photo_count=record.bar.photo_count,
-        compare_with_baseline=record.plan.compare,
-        tune=configs.TUNE and not args.no_tune,
-        tuner_settings=tuner_settings(args),
-        keras_verbosity=quiet.keras_verbosity(),
-        enable_cache=not args.no_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
-        beam_pipeline_args=configs.local_beam_args(args.direct_running_mode, args.direct_num_workers),
-        phone=phone_settings(args, p["tflite"]),
-        data_health=not args.no_data_health,
+        settings(args, data, read_labels(data), p),
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
     )
     global PROGRESS
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
     tfx.orchestration.LocalDagRunner().run(pipeline)
-    store = results.sqlite_store(p["metadata"])
-    baseline.write_record(p["pipeline_root"], results.run_ids(store)[-1], record)
-    return results.component_runs(store)
+    return results.component_runs(results.sqlite_store(p["metadata"]))
 
 
 PROGRESS: quiet.ComponentProgress | None = None  # this run's component progress, once TFX starts

@@ -26,14 +26,18 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.types.artifact import Artifact
 
-from pipeline import configs
 from pipeline.phone_check import CHECK_FILE, NOT_PUSHED, PUSHED, SKIPPED, PhoneCheck, verdict
+from preprocessing import contract
 
 
 class PhoneModel(Artifact):
     """PhoneExport's output: model.tflite, saved_model/ (the phone graph) and check.json."""
 
     TYPE_NAME = "tastebud.PhoneModel"  # KFP/Vertex schema titles need "namespace.Name"
+
+
+QUANTIZATION = "dynamic"  # dynamic (int8 weights), int8 (weights + activations) or float16
+REPRESENTATIVE_IMAGES = 100  # train-split photos that calibrate int8 activations
 
 
 def _examples(examples_uri: str, split: str, limit: int | None = None) -> list[tuple[str, str, bytes]]:
@@ -47,8 +51,7 @@ def _examples(examples_uri: str, split: str, limit: int | None = None) -> list[t
 def _labels(serving_dir: str) -> list[str]:
     import tensorflow as tf
 
-    with tf.io.gfile.GFile(f"{serving_dir}/assets.extra/dict.txt") as f:
-        return f.read().splitlines()
+    return contract.read_labels_file(f"{serving_dir}/{contract.MODEL_LABELS_FILE}", tf.io.gfile.GFile)
 
 
 def _is_remote(uri: str) -> bool:
@@ -59,7 +62,6 @@ def _is_remote(uri: str) -> bool:
 def convert(model_uri: str, work: Path, backbone: str, quantization: str, version: str, representative=None) -> Path:
     """work/saved_model (the phone graph, save_phone_model) converted to work/model.tflite with its metadata."""
     from models import tflite_convert, tflite_metadata
-    from models.phone_export import IMAGE_INPUT, SCORES_OUTPUT
     from preprocessing.backbones import get_backbone
 
     size = get_backbone(backbone).input_size
@@ -67,16 +69,16 @@ def convert(model_uri: str, work: Path, backbone: str, quantization: str, versio
         name=f"tastebud {backbone}",
         description=f"tastebud image classifier ({backbone} + head), {tflite_convert.QUANTIZATIONS[quantization]}",
         version=version,
-        input_name=IMAGE_INPUT,
+        input_name=contract.PHONE_IMAGE_INPUT,
         input_description=f"uint8 [1, height, width, 3] RGB in 0-255, upright, any size; resized to {size}x{size} "
         "(antialiased bilinear) and normalised inside the model",
         input_size=size,
-        output_name=SCORES_OUTPUT,
-        output_description="float32 [1, classes] softmax scores, in labels.txt's order",
-        labels_file=tflite_metadata.LABELS_FILE,
-        labels=_labels(f"{model_uri}/Format-Serving"),
+        output_name=contract.SCORES_OUTPUT,
+        output_description=f"float32 [1, classes] softmax scores, in {contract.PHONE_LABELS_FILE}'s order",
+        labels_file=contract.PHONE_LABELS_FILE,
+        labels=_labels(f"{model_uri}/{contract.SERVING_MODEL_DIR}"),
     )
-    target = work / tflite_convert.TFLITE_FILE
+    target = work / contract.TFLITE_FILE
     return tflite_convert.convert(str(work / "saved_model"), target, quantization, metadata, representative)
 
 
@@ -101,7 +103,7 @@ def check_and_push(
     phone = TFLiteModel(tflite)
     labels = _labels(serving_dir)
     if phone.labels != labels:  # the promise that the file carries dict.txt, checked on every export
-        raise RuntimeError(f"labels inside {tflite} {phone.labels} differ from dict.txt {labels}")
+        raise RuntimeError(f"labels inside {tflite} {phone.labels} differ from {contract.LABELS_FILE} {labels}")
     _, saved = LocalClient(serving_dir).predict(images, keys)
     lite = phone.predict(images, keys)
     check.eval_count = len(examples)
@@ -121,16 +123,14 @@ def check_and_push(
 def push(tflite: Path, labels: list[str], destination: str) -> None:
     """destination/model.tflite and labels.txt. Locally, written beside it first and renamed
     into place; on gs:// (Vertex) through tf.io.gfile, labels.txt first and the model last."""
-    from models.tflite_metadata import LABELS_FILE
-
-    text = "".join(f"{label}\n" for label in labels)
+    text, labels_file = contract.labels_text(labels), contract.PHONE_LABELS_FILE
     if _is_remote(destination):
         import tensorflow as tf
 
         if tf.io.gfile.exists(destination):  # the same version exported again (other settings)
             tf.io.gfile.rmtree(destination)
         tf.io.gfile.makedirs(destination)
-        with tf.io.gfile.GFile(f"{destination}/{LABELS_FILE}", "w") as f:
+        with tf.io.gfile.GFile(f"{destination}/{labels_file}", "w") as f:
             f.write(text)
         tf.io.gfile.copy(str(tflite), f"{destination}/{tflite.name}", overwrite=True)
         return
@@ -139,7 +139,7 @@ def push(tflite: Path, labels: list[str], destination: str) -> None:
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     shutil.copy2(tflite, partial / tflite.name)
-    (partial / LABELS_FILE).write_text(text)
+    (partial / labels_file).write_text(text)
     shutil.rmtree(destination, ignore_errors=True)
     os.replace(partial, destination)
 
@@ -162,9 +162,9 @@ def PhoneExport(
     phone_model: OutputArtifact[PhoneModel],
     backbone: Parameter[str],
     base_directory: Parameter[str],
-    quantization: Parameter[str] = configs.PHONE_QUANTIZATION,
+    quantization: Parameter[str] = QUANTIZATION,
     backbone_weights: Parameter[str] = "",
-    representative_images: Parameter[int] = configs.PHONE_REPRESENTATIVE_IMAGES,
+    representative_images: Parameter[int] = REPRESENTATIVE_IMAGES,
 ) -> None:
     remote = _is_remote(phone_model.uri)  # on Vertex: work in a local folder, then copy it up
     with tempfile.TemporaryDirectory(prefix="phone-") if remote else nullcontext(phone_model.uri) as folder:
@@ -200,7 +200,7 @@ def export_and_check(model_uri: str, examples_uri: str, work: Path, destination:
     tflite = convert(model_uri, work, backbone, quantization, version, representative)
     check = PhoneCheck(NOT_PUSHED, "", QUANTIZATIONS[quantization], build_s=built - started)
     check.convert_s = time.monotonic() - built
-    return check_and_push(tflite, f"{model_uri}/Format-Serving", examples_uri, destination, check)
+    return check_and_push(tflite, f"{model_uri}/{contract.SERVING_MODEL_DIR}", examples_uri, destination, check)
 
 
 def read_check(run) -> PhoneCheck | None:

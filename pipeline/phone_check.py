@@ -12,8 +12,9 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-from pipeline import configs
+from preprocessing.contract import PHONE_LABELS_FILE
 
+PHONE_MAX_DROP = 0.01  # pushed only when its eval accuracy is at most this (or one photo) below the SavedModel's
 CHECK_FILE = "check.json"
 PUSHED, NOT_PUSHED, SKIPPED = "pushed", "not pushed", "skipped"
 
@@ -54,7 +55,7 @@ class PhoneCheck:
             f"checked in {self.check_s:.1f} s",
         ]
         if self.status == PUSHED:
-            lines.append(f"  phone model: {self.destination} (labels inside, and labels.txt beside it)")
+            lines.append(f"  phone model: {self.destination} (labels inside, and {PHONE_LABELS_FILE} beside it)")
         else:
             lines.append(f"  not pushed: {self.reason}")
         return lines
@@ -67,7 +68,7 @@ class PhoneCheck:
         return cls(**json.loads(text))
 
 
-def allowed_drop(eval_count: int, max_drop: float = configs.PHONE_MAX_DROP) -> int:
+def allowed_drop(eval_count: int, max_drop: float = PHONE_MAX_DROP) -> int:
     """Eval photos the .tflite may get wrong beyond the SavedModel's: max_drop of them, at least one."""
     return max(1, math.floor(max_drop * eval_count + 1e-9))
 
@@ -77,7 +78,7 @@ def verdict(saved_correct: int, tflite_correct: int, eval_count: int) -> tuple[b
     allowed, drop = allowed_drop(eval_count), saved_correct - tflite_correct
     rule = (
         f"at most {allowed} eval photo{'s' if allowed > 1 else ''} ({allowed / eval_count:.3f}) below the "
-        f"SavedModel is allowed (the larger of {configs.PHONE_MAX_DROP:.0%} and one photo)"
+        f"SavedModel is allowed (the larger of {PHONE_MAX_DROP:.0%} and one photo)"
     )
     if drop > allowed:
         return False, (

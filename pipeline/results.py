@@ -104,3 +104,14 @@ def cv_correct(runs: dict[str, ComponentRun]) -> int | None:
     """Right out-of-fold answers (the OutOfFold artefact's count), or None without one."""
     predictions = runs["OutOfFold"].output("predictions") if runs.get("OutOfFold") else None
     return None if predictions is None else predictions.properties.get("correct")
+
+
+def record(runs: dict[str, ComponentRun]):
+    """What the run was judged against (pipeline/blessing.py's Record: the bar, the eval floor, the
+    baseline-model plan), as its BlessingGate recorded it; None for runs without one."""
+    from pipeline.blessing import Record
+    from pipeline.gate import RECORD_PROPERTY
+
+    gate = runs.get("BlessingGate")
+    blessing = gate.output("blessing") if gate else None
+    return Record.from_json(blessing.properties.get(RECORD_PROPERTY)) if blessing else None

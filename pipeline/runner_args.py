@@ -1,11 +1,21 @@
 """The flags and settings both runners share (local_runner.py, vertex_runner.py): the blessing,
-tuning and data-health flags, --tflite, and the settings create_pipeline takes from them."""
+tuning and data-health flags, --tflite, and the settings dataclasses (pipeline/settings.py) they
+build from them. With the CLI, the runners are the only readers of environment variables."""
 
 from __future__ import annotations
 
 import argparse
+import os
 
+from models.settings import HeadSettings, TunerSettings
 from pipeline import configs
+from pipeline.blessing import compute_bar, compute_holdout
+from pipeline.settings import BlessingSettings, PhoneSettings
+
+
+def env_default(name: str, default: str) -> str:
+    """A flag's default from the environment variable `name`, else `default`."""
+    return os.environ.get(name) or default
 
 
 def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
@@ -64,8 +74,22 @@ def _seed(text: str) -> int:
     return value
 
 
-def tuner_settings(args: argparse.Namespace) -> dict:
-    return {"budget_s": args.tuner_budget, "max_trials": args.tuner_trials, "seed": args.seed}
+def head_settings(args: argparse.Namespace, keras_verbosity: int = 0) -> HeadSettings:
+    """The head's settings from the shared flags (--seed, --no-tune, --tuner-*, --train-steps)."""
+    return HeadSettings(
+        seed=args.seed,
+        tune=configs.TUNE and not args.no_tune,
+        tuner=TunerSettings(max_trials=args.tuner_trials, budget_s=args.tuner_budget, seed=args.seed),
+        train_steps=args.train_steps,
+        eval_steps=getattr(args, "eval_steps", configs.EVAL_STEPS),
+        keras_verbosity=keras_verbosity,
+    )
+
+
+def blessing_settings(args: argparse.Namespace, labelled: dict[str, int], eval_count: int) -> BlessingSettings:
+    """The bar from every labelled photo's count per label, and the eval split's floor under it."""
+    bar = compute_bar(labelled, args.significance, args.min_accuracy)
+    return BlessingSettings(bar, compute_holdout(eval_count, bar), compare_with_last_blessed=not args.new_baseline)
 
 
 def add_phone_arguments(p: argparse.ArgumentParser, root: str) -> None:
@@ -84,6 +108,6 @@ def add_phone_arguments(p: argparse.ArgumentParser, root: str) -> None:
     )
 
 
-def phone_settings(args: argparse.Namespace, base_directory: str) -> dict | None:
-    """create_pipeline's `phone` argument: PhoneExport's settings, or None without --tflite."""
-    return {"base_directory": base_directory, "quantization": args.tflite_quantization} if args.tflite else None
+def phone_settings(args: argparse.Namespace, base_directory: str) -> PhoneSettings | None:
+    """PhoneExport's settings, or None without --tflite."""
+    return PhoneSettings(base_directory, args.tflite_quantization) if args.tflite else None

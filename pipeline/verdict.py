@@ -6,8 +6,7 @@ nothing is blessed, what was needed and how to lower the bar knowingly."""
 
 from __future__ import annotations
 
-from pipeline.baseline import Record
-from pipeline.blessing import BlessingBar, HoldoutCheck, lowest_significant_count, pass_rate
+from pipeline.blessing import BlessingBar, HoldoutCheck, Record, lowest_significant_count, pass_rate
 from pipeline.evaluation import EvaluationSummary
 
 LOOSER_SIGNIFICANCE = (0.05, 0.1)  # what --significance suggestions try, strictest first
@@ -15,7 +14,7 @@ SKILLED_ACCURACY = 0.9  # the power the verdict states: how often a model this a
 
 
 def _baseline_lines(record: Record, summary: EvaluationSummary) -> list[str]:
-    if not summary.has_baseline:
+    if not summary.has_baseline_model:
         return [f"  last blessed model: {record.plan.reason}"]
     base = next(c for c in summary.comparisons if c.name == "accuracy")
     return [
@@ -24,17 +23,13 @@ def _baseline_lines(record: Record, summary: EvaluationSummary) -> list[str]:
     ]
 
 
-def _regressed(summary: EvaluationSummary) -> bool:
-    return any("change vs baseline" in f for f in summary.failures)
-
-
 def error_rates(bar: BlessingBar, holdout: HoldoutCheck, accuracy: float = SKILLED_ACCURACY) -> tuple[float, float]:
-    """(false-positive rate, power): how often a no-skill model (right at the baseline rate on
+    """(false-positive rate, power): how often a no-skill model (right at the majority rate on
     each photo) reaches the out-of-fold bar, and how often a model `accuracy`-accurate passes
     both the bar and the eval split's floor; answers taken as independent."""
     n, needed = bar.photo_count, bar.needed_correct
     power = pass_rate(n, needed, accuracy) * pass_rate(holdout.eval_count, holdout.floor_correct, accuracy)
-    return pass_rate(n, needed, bar.baseline_rate), power
+    return pass_rate(n, needed, bar.majority_rate), power
 
 
 def _percent(rate: float) -> str:
@@ -49,14 +44,14 @@ def _how_to_lower(bar: BlessingBar, summary: EvaluationSummary) -> list[str]:
             f"{(bar.significant_correct or 0) / n:.3f} still applies), or leave it out"
         )
     for level in (s for s in LOOSER_SIGNIFICANCE if s > bar.significance):
-        k = lowest_significant_count(n, bar.baseline_rate, level)
+        k = lowest_significant_count(n, bar.majority_rate, level)
         if k is not None:
             lines.append(
                 f"    --significance {level:g}: bar {k / n:.3f} ({k} of {n}); a no-skill model passes "
                 f"{level:.0%} of the time at most"
             )
             break
-    if _regressed(summary):
+    if summary.regressed:
         lines.append("    --new-baseline: bless on the accuracy bar alone, accepting a model worse than the last one")
     lines.append("    or add photos: the same accuracy is more convincing on more photos")
     return lines
@@ -75,7 +70,7 @@ def explain(record: Record, summary: EvaluationSummary, blessed: bool, cv_correc
         f"{'BLESSED' if blessed else 'NOT blessed'}: {bar.evidence()}: {cv}, bar {bar_text}",
         "  evidence: out-of-fold predictions of the chosen head, every labelled photo (train + eval) "
         "predicted by the fold model that never saw it",
-        f"  baseline rate {bar.baseline_rate:.3f}: always answering {bar.majority_label!r} "
+        f"  majority rate {bar.majority_rate:.3f}: always answering {bar.majority_label!r} "
         f"gets {bar.majority_count} of {n} right",
         f"  bar: {bar.reason()}",
         f"  this rule lets a no-skill model through {_percent(fpr)} of the time and passes a "
@@ -92,7 +87,7 @@ def explain(record: Record, summary: EvaluationSummary, blessed: bool, cv_correc
         )
     if eval_correct < holdout.floor_correct:
         lines.append(f"  needed: at least {holdout.floor_correct} of {n_eval} eval photos right, {eval_correct} were")
-    if _regressed(summary):
+    if summary.regressed:
         base = next(c for c in summary.comparisons if c.name == "accuracy")
         lines.append(f"  needed: no worse on the eval split than the last blessed model's {base.baseline:.3f}")
     return "\n".join(lines + _how_to_lower(bar, summary))

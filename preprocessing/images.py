@@ -16,9 +16,10 @@ from __future__ import annotations
 import tensorflow as tf
 
 from preprocessing.exif import apply_orientation, exif_orientation
+from preprocessing.formats import JPEG
 from preprocessing.settings import JPEG_DECODE_RATIOS, JPEG_MIN_SHORT_SIDE_FACTOR
 
-_JPEG_MAGIC = b"\xff\xd8\xff"  # what tf.io.decode_image itself recognises as JPEG
+_JPEG_MAGIC = JPEG.magic[0]  # what tf.io.decode_image itself recognises as JPEG
 
 
 def jpeg_ratio(short_side: tf.Tensor, size: int, factor: int = JPEG_MIN_SHORT_SIDE_FACTOR) -> tf.Tensor:
@@ -46,7 +47,7 @@ def decode_upright(encoded: tf.Tensor, size: int) -> tf.Tensor:
     def other() -> tf.Tensor:
         return tf.io.decode_image(encoded, channels=3, expand_animations=False)
 
-    image = tf.cond(tf.strings.substr(encoded, 0, 3) == _JPEG_MAGIC, jpeg, other)
+    image = tf.cond(tf.strings.substr(encoded, 0, len(_JPEG_MAGIC)) == _JPEG_MAGIC, jpeg, other)
     image.set_shape([None, None, 3])
     return image
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from preprocessing import features, traced_backbone
+from preprocessing import contract, traced_backbone
 from preprocessing.backbones import get_backbone
 from preprocessing.images import embed_in_chunks
 from preprocessing.settings import TRANSFORM_CHUNK_SIZE
@@ -50,11 +50,11 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     # SavedModel (preprocessing/traced_backbone.py), loaded once per process.
     extractor = tft.make_and_track_object(lambda: traced_backbone.load(backbone.name, weights), name="backbone")
     chunk = int(custom_config.get("chunk_size", TRANSFORM_CHUNK_SIZE))
-    images = tf.reshape(inputs[features.IMAGE_KEY], [-1])
+    images = tf.reshape(inputs[contract.IMAGE_KEY], [-1])
     embedding = _embedder(extractor, backbone.name, weights, chunk)(images)
-    outputs = {features.EMBEDDING_KEY: embedding}
-    if features.LABEL_KEY in inputs:
-        outputs[features.LABEL_INDEX_KEY] = label_to_index(inputs[features.LABEL_KEY], list(custom_config["labels"]))
-    if features.KEY_KEY in inputs:  # passed through: the out-of-fold predictions are kept per photo
-        outputs[features.KEY_KEY] = tf.identity(inputs[features.KEY_KEY])
+    outputs = {contract.EMBEDDING_KEY: embedding}
+    if contract.LABEL_KEY in inputs:
+        outputs[contract.LABEL_INDEX_KEY] = label_to_index(inputs[contract.LABEL_KEY], list(custom_config["labels"]))
+    if contract.KEY_KEY in inputs:  # passed through: the out-of-fold predictions are kept per photo
+        outputs[contract.KEY_KEY] = tf.identity(inputs[contract.KEY_KEY])
     return outputs

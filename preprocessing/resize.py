@@ -9,7 +9,7 @@ with LiteRT builtins (RANGE, ABS, MAXIMUM, SUM, POW, MUL, BATCH_MATMUL). The wei
 ScaleAndTranslate's (tensorflow/core/kernels/image/scale_and_translate_op.cc): output
 pixel x samples at (x + 0.5) / scale, the kernel is widened by max(1 / scale, 1), source
 pixels outside the image are left out and each row is normalised to sum 1.
-tests/test_tflite.py checks the result against tf.image.resize.
+tests/unit/test_tflite.py checks the result against tf.image.resize.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ trace calls that function (one call op); saving and loading the transform graph 
 the Trainer's serving model, and the Evaluator's load of it) move function definitions
 instead of reviving Keras layers and saving and restoring some 250 variables. The ops
 are the Keras model's own, so the embeddings agree with the Keras model's to 1e-5
-(tests/test_traced_backbone.py). Measured on the 550-photo pipeline (2 cores, shared):
+(tests/unit/test_traced_backbone.py). Measured on the 550-photo pipeline (2 cores, shared):
 Transform 42 -> 29 s, Trainer 9.9 -> 5.3 s from freezing alone.
 
 The cache lives in the weights cache (preprocessing.efficientnet_lite.weights_cache_dir),
@@ -33,6 +33,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from preprocessing.backbones import RANDOM_WEIGHTS, get_backbone
+from preprocessing.contract import SAVED_MODEL_FILE
 from preprocessing.efficientnet_lite import file_sha256, weights_cache_dir
 
 FORMAT_VERSION = "3"  # bump when the exported function changes
@@ -62,7 +63,7 @@ def export(name: str, resolved_weights: str, target: Path) -> None:
         os.replace(partial, target)
     except OSError:  # another worker got there first: theirs is as good
         shutil.rmtree(partial, ignore_errors=True)
-        if not (target / "saved_model.pb").exists():
+        if not (target / SAVED_MODEL_FILE).exists():
             raise
 
 
@@ -73,7 +74,7 @@ def saved_model_path(name: str, weights: str | None = None) -> Path:
     resolution). Raises BackboneWeightsError when the weights cannot be found."""
     resolved = get_backbone(name).resolve_weights(weights)
     target = weights_cache_dir() / cache_key(name, resolved)
-    if not (target / "saved_model.pb").exists():
+    if not (target / SAVED_MODEL_FILE).exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         export(name, resolved, target)
     return target

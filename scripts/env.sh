@@ -45,7 +45,7 @@ fi
 TASTEBUD_VENV_ON_HOST="$TASTEBUD_ROOT$TASTEBUD_VENV"
 
 # Serving runtimes (requirements-serving-<tf version>.lock): small venvs with TF Serving's
-# and Vertex AI's TensorFlow, for tests/tf_serving_standin.py. Each lives in
+# and Vertex AI's TensorFlow, for tests/support/tf_serving_standin.py. Each lives in
 # $TASTEBUD_HOME/serving-<version>-<hash>/ (complete when it holds .complete; where no
 # suitable Python exists, <that dir>.unavailable says why). Same paths inside the root,
 # since $HOME is bind-mounted there. "VERSION=DIR VERSION=DIR ..." for the tests.

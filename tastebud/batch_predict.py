@@ -30,8 +30,9 @@ from data import accounting, report, sources
 from data.prepare import check_runner, default_beam_args, read_and_check
 from data.progress import Progress
 from data.validate import DEFAULT_MAX_PIXELS
-from tastebud.inference import SERVING_SIGNATURE, latest_version
-from tastebud.requests_format import IMAGE_INPUT, KEY_INPUT
+from preprocessing import contract
+from preprocessing.contract import KEY_OUTPUT, LABEL_OUTPUT, SCORE_OUTPUT, SCORES_OUTPUT
+from tastebud.inference import Prediction, latest_version
 
 MAX_BATCH_SIZE = 32  # images per model call, as in Transform and the serving graph
 
@@ -75,12 +76,12 @@ def signature_inference(model, batch: Sequence, inference_args: dict, model_id: 
 
     from tastebud.quiet import native_stderr_to_text
 
-    images = tf.stack(batch)
+    images, signature = tf.stack(batch), model.signatures[contract.SERVING_SIGNATURE]
     keys = tf.fill(tf.shape(images), "")
     # The graph's JPEG decoder prints what ReadImage's check already noted for these images
     # (the same bytes through the same decoder): taken off stderr here, replayed if it raises.
     with native_stderr_to_text():
-        outputs = model.signatures[SERVING_SIGNATURE](**{IMAGE_INPUT: images, KEY_INPUT: keys})
+        outputs = signature(**{contract.IMAGE_INPUT: images, contract.KEY_INPUT: keys})
     rows = {name: value.numpy() for name, value in outputs.items()}
     return [
         PredictionResult(example, {name: values[i] for name, values in rows.items()}, model_id)
@@ -121,13 +122,7 @@ class TFLiteModelHandler(ModelHandler):
 
     def run_inference(self, batch: Sequence, model, inference_args: dict | None = None):
         predictions = model.predict([image.numpy() for image in batch])
-        return [
-            PredictionResult(
-                image,
-                {"label": p.label, "score": p.score, "scores": list(p.scores.values()), "classes": list(p.scores)},
-            )
-            for image, p in zip(batch, predictions, strict=True)
-        ]
+        return [PredictionResult(image, p.as_outputs()) for image, p in zip(batch, predictions, strict=True)]
 
 
 def model_handler(model: str) -> ModelHandler:
@@ -174,19 +169,18 @@ class ToRow(beam.DoFn):
     def process(self, element):
         key, result = element
         outputs = result.inference
-        classes = [_text(c) for c in outputs["classes"]]
-        scores = {c: float(s) for c, s in zip(classes, outputs["scores"], strict=True)}
+        classes = [_text(c) for c in outputs[contract.CLASSES_OUTPUT]]
+        scores = {c: float(s) for c, s in zip(classes, outputs[SCORES_OUTPUT], strict=True)}
         self.progress.tick()
-        yield {"key": key, "label": _text(outputs["label"]), "score": float(outputs["score"]), "scores": scores}
+        yield Prediction(key, _text(outputs[LABEL_OUTPUT]), float(outputs[SCORE_OUTPUT]), scores).as_json()
 
 
 def format_line(row: dict, output_format: str, classes: list[str]) -> str:
     if output_format == "jsonl":
         return json.dumps(row, ensure_ascii=False)
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(
-        [row["key"], row["label"], f"{row['score']:.6f}", *(f"{row['scores'][c]:.6f}" for c in classes)]
-    )
+    scores = [row[SCORE_OUTPUT], *(row[SCORES_OUTPUT][c] for c in classes)]
+    csv.writer(buffer, lineterminator="").writerow([row[KEY_OUTPUT], row[LABEL_OUTPUT], *(f"{s:.6f}" for s in scores)])
     return buffer.getvalue()
 
 
@@ -208,9 +202,9 @@ def build_pipeline(p: beam.Pipeline, cfg: BatchConfig, listing: sources.Listing)
     _ = (
         (p | "BadRows" >> beam.Create(bad_rows), read[ReadImage.REJECTED])
         | "AllRejected" >> beam.Flatten()
-        | "WriteRejected" >> report.WriteRows(beside(cfg.out, report.REJECTED_FILE))
+        | "WriteRejected" >> report.WriteRows(beside(cfg.out, contract.REJECTED_FILE))
     )
-    _ = read[ReadImage.NOTED] | "WriteNotes" >> report.WriteRows(beside(cfg.out, report.NOTES_FILE), report.NOTES)
+    _ = read[ReadImage.NOTED] | "WriteNotes" >> report.WriteRows(beside(cfg.out, contract.NOTES_FILE), report.NOTES)
 
 
 def beside(out: str, name: str) -> str:
@@ -231,8 +225,8 @@ def read_rows(path: str) -> list[dict]:
 
 def write_predictions(out: str, output_format: str, rows: list[dict]) -> None:
     """The final file, sorted by key: CSV with a header (one column per class) or JSON Lines."""
-    rows = sorted(rows, key=lambda r: r["key"])
-    classes = list(rows[0]["scores"]) if rows else []
+    rows = sorted(rows, key=lambda r: r[KEY_OUTPUT])
+    classes = list(rows[0][SCORES_OUTPUT]) if rows else []
     lines = [] if output_format == "jsonl" else [format_header(classes)]
     lines += [format_line(row, output_format, classes) for row in rows]
     report.write_text(out, "".join(f"{line}\n" for line in lines))
@@ -241,7 +235,7 @@ def write_predictions(out: str, output_format: str, rows: list[dict]) -> None:
 
 def format_header(classes: list[str]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(["key", "label", "score", *classes])
+    csv.writer(buffer, lineterminator="").writerow([KEY_OUTPUT, LABEL_OUTPUT, SCORE_OUTPUT, *classes])
     return buffer.getvalue()
 
 
@@ -262,12 +256,12 @@ def run(cfg: BatchConfig) -> dict:
     with beam.Pipeline(options=options) as p:
         build_pipeline(p, cfg, listing)
     rows = read_rows(part_path(cfg.out))
-    rejected = accounting.read_rejected(beside(cfg.out, report.REJECTED_FILE))
+    rejected = accounting.read_rejected(beside(cfg.out, contract.REJECTED_FILE))
     expected = [i.uri for i in listing.items] + [bad_row_key(cfg, b) for b in listing.bad_rows]
-    accounting.compare(expected, [r["key"] for r in rows] + [uri for uri, _ in rejected], job="predict")
+    accounting.compare(expected, [r[KEY_OUTPUT] for r in rows] + [uri for uri, _ in rejected], job="predict")
     write_predictions(cfg.out, cfg.output_format, rows)
-    report.write_rows(beside(cfg.out, report.SKIPPED_FILE), [(s.uri, s.reason) for s in listing.skipped])
-    return summarize(listing, rows, rejected, accounting.read_rejected(beside(cfg.out, report.NOTES_FILE)))
+    report.write_rows(beside(cfg.out, contract.SKIPPED_FILE), [(s.uri, s.reason) for s in listing.skipped])
+    return summarize(listing, rows, rejected, accounting.read_rejected(beside(cfg.out, contract.NOTES_FILE)))
 
 
 def check_model(model: str) -> str:
@@ -293,5 +287,5 @@ def summarize(listing: sources.Listing, rows: Iterable[dict], rejected: list, no
         "rejected": len(rejected),
         "skipped": len(listing.skipped),
         "noted": len(noted),
-        "labels": dict(sorted(Counter(r["label"] for r in rows).items())),
+        "labels": dict(sorted(Counter(r[LABEL_OUTPUT] for r in rows).items())),
     }

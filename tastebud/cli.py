@@ -7,9 +7,11 @@ import argparse
 import importlib
 import sys
 
+from preprocessing.contract import LABELS_FILE
+
 # sub-command -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "prepare": ("data.prepare_cli", "turn a folder or CSV of labelled photos into TFRecords + dict.txt"),
+    "prepare": ("data.prepare_cli", f"turn a folder or CSV of labelled photos into TFRecords + {LABELS_FILE}"),
     "encode": ("tastebud.encode_cli", "write a TF Serving REST request (JSON, base64 images) for curl"),
     "predict": ("tastebud.predict_cli", "label images with a pushed model, in-process or via TF Serving"),
     "serve": ("tastebud.serve_cli", "a web page to upload photos and see the model's answer"),

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Protocol
 
+from preprocessing.contract import IMAGE_INPUT, KEY_INPUT, SERVING_SIGNATURE
 from tastebud import requests_format as fmt
 from tastebud.inference import LocalModel, Prediction, latest_version, rows_to_predictions
 
@@ -125,9 +126,9 @@ class GrpcClient:
 
         request = predict_pb2.PredictRequest()
         request.model_spec.name = self.model_name
-        request.model_spec.signature_name = fmt.SIGNATURE
-        request.inputs[fmt.IMAGE_INPUT].CopyFrom(tf.make_tensor_proto(images, dtype=tf.string))
-        request.inputs[fmt.KEY_INPUT].CopyFrom(tf.make_tensor_proto(keys, dtype=tf.string))
+        request.model_spec.signature_name = SERVING_SIGNATURE
+        request.inputs[IMAGE_INPUT].CopyFrom(tf.make_tensor_proto(images, dtype=tf.string))
+        request.inputs[KEY_INPUT].CopyFrom(tf.make_tensor_proto(keys, dtype=tf.string))
         try:
             response = self._stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as e:

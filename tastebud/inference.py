@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-SERVING_SIGNATURE = "serving_default"
+from preprocessing import contract
+from preprocessing.contract import SERVING_SIGNATURE
 
 
 @dataclass
@@ -20,10 +21,24 @@ class Prediction:
     scores: dict[str, float]
 
     def as_json(self) -> dict:
-        return {"key": self.key, "label": self.label, "score": self.score, "scores": self.scores}
+        return {
+            contract.KEY_OUTPUT: self.key,
+            contract.LABEL_OUTPUT: self.label,
+            contract.SCORE_OUTPUT: self.score,
+            contract.SCORES_OUTPUT: self.scores,
+        }
+
+    def as_outputs(self) -> dict:
+        """This row as the serving signature returns it (key left out): classes and scores as lists."""
+        return {
+            contract.LABEL_OUTPUT: self.label,
+            contract.SCORE_OUTPUT: self.score,
+            contract.SCORES_OUTPUT: list(self.scores.values()),
+            contract.CLASSES_OUTPUT: list(self.scores),
+        }
 
 
-def latest_version(serving_dir: str | Path, model_file: str = "saved_model.pb") -> Path:
+def latest_version(serving_dir: str | Path, model_file: str = contract.SAVED_MODEL_FILE) -> Path:
     """The newest numeric version folder under a serving dir (or the dir itself if it is a model);
     model_file: what a version folder holds (model.tflite for the phone model's layout)."""
     root = Path(serving_dir)
@@ -43,11 +58,10 @@ def rows_to_predictions(outputs: dict, count: int) -> list[Prediction]:
 
     predictions = []
     for i in range(count):
-        classes = [text(c) for c in outputs["classes"][i]]
-        scores = {c: float(s) for c, s in zip(classes, outputs["scores"][i], strict=True)}
-        predictions.append(
-            Prediction(text(outputs["key"][i]), text(outputs["label"][i]), float(outputs["score"][i]), scores)
-        )
+        classes = [text(c) for c in outputs[contract.CLASSES_OUTPUT][i]]
+        scores = {c: float(s) for c, s in zip(classes, outputs[contract.SCORES_OUTPUT][i], strict=True)}
+        key, label = text(outputs[contract.KEY_OUTPUT][i]), text(outputs[contract.LABEL_OUTPUT][i])
+        predictions.append(Prediction(key, label, float(outputs[contract.SCORE_OUTPUT][i]), scores))
     return predictions
 
 
@@ -66,5 +80,5 @@ class LocalModel:
         import tensorflow as tf
 
         keys = keys or [""] * len(images)
-        outputs = self._signature(image_bytes=tf.constant(images), key=tf.constant(keys))
+        outputs = self._signature(**{contract.IMAGE_INPUT: tf.constant(images), contract.KEY_INPUT: tf.constant(keys)})
         return rows_to_predictions({k: v.numpy() for k, v in outputs.items()}, len(images))

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from pipeline.configs import MODEL_NAME
+from preprocessing.contract import TFLITE_FILE
 
 ACCEPTS_BEAM_ARGS = True  # with --out: unknown --flags go to Beam (e.g. --runner=DataflowRunner --project=...)
 
@@ -26,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--model",
         help="serving dir (<output>/serving/<model_name>): newest version, in-process; "
-        "or a phone model FILE.tflite (<output>/tflite/<model_name>/<version>/model.tflite), in LiteRT",
+        f"or a phone model FILE.tflite (<output>/tflite/<model_name>/<version>/{TFLITE_FILE}), in LiteRT",
     )
     where.add_argument("--server", help="TF Serving at HOST:PORT (REST port 8501, or gRPC port 8500 with --grpc)")
     p.add_argument("--grpc", action="store_true", help="use gRPC PredictionService instead of REST")
@@ -53,6 +54,7 @@ def format_table(predictions) -> str:
 
 def run_batch(args: argparse.Namespace) -> int:
     from data.accounting import run_job
+    from preprocessing.contract import NOTES_FILE, REJECTED_FILE, SKIPPED_FILE
     from tastebud import batch_predict
 
     if not args.model:
@@ -72,14 +74,14 @@ def run_batch(args: argparse.Namespace) -> int:
         f"input {summary['input']} = predicted {summary['predicted']} + rejected {summary['rejected']}"
         f" + skipped {summary['skipped']}"
     )
-    notes = batch_predict.beside(args.out, "notes.csv")
+    notes, rejected = batch_predict.beside(args.out, NOTES_FILE), batch_predict.beside(args.out, REJECTED_FILE)
     if summary["noted"]:
         print(f"note: {summary['noted']} image(s) decoded with a warning from the image decoder: see {notes}")
     if not summary["predicted"]:  # a mistyped folder must not look like success
-        print(f"error: no image was labelled: see {batch_predict.beside(args.out, 'rejected.csv')}", file=sys.stderr)
+        print(f"error: no image was labelled: see {rejected}", file=sys.stderr)
         return 1
-    skipped = batch_predict.beside(args.out, "skipped.csv")
-    print(f"wrote {args.out} and {batch_predict.beside(args.out, 'rejected.csv')}, {skipped}, {notes}")
+    skipped = batch_predict.beside(args.out, SKIPPED_FILE)
+    print(f"wrote {args.out} and {rejected}, {skipped}, {notes}")
     return 0
 
 

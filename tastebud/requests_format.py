@@ -11,14 +11,12 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-SIGNATURE = "serving_default"
-IMAGE_INPUT = "image_bytes"
-KEY_INPUT = "key"
+from preprocessing.contract import IMAGE_INPUT, KEY_INPUT, SERVING_OUTPUTS, SERVING_SIGNATURE
 
 
 def rest_request(images: list[bytes], keys: list[str]) -> dict:
     return {
-        "signature_name": SIGNATURE,
+        "signature_name": SERVING_SIGNATURE,
         "instances": [
             {IMAGE_INPUT: {"b64": base64.b64encode(image).decode("ascii")}, KEY_INPUT: key}
             for image, key in zip(images, keys, strict=True)
@@ -39,7 +37,7 @@ def read_images(paths: list[str]) -> tuple[list[bytes], list[str]]:
 
 def columns_from_rows(rows: list[dict]) -> dict[str, list]:
     """REST row-format predictions -> the column layout the signature returns."""
-    return {name: [row[name] for row in rows] for name in ("key", "label", "score", "scores", "classes")}
+    return {name: [row[name] for row in rows] for name in SERVING_OUTPUTS}
 
 
 def batches(items: list, size: int):

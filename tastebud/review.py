@@ -12,11 +12,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import baseline, results
-from pipeline.baseline import BaselinePlan, Record
-from pipeline.blessing import BlessingBar, HoldoutCheck, imbalance_warning
+from data.counts import class_counts, imbalance_warning
+from pipeline import results
+from pipeline.baseline import BaselinePlan
+from pipeline.blessing import BlessingBar, HoldoutCheck, Record
 from pipeline.evaluation import EvaluationSummary, summarize
 from pipeline.verdict import explain
+from preprocessing.contract import BEST_HYPERPARAMETERS_FILE, SERVING_MODEL_DIR, TUNER_RESULTS_FILE
 from tastebud.review_health import DataHealth, find_health
 
 
@@ -130,7 +132,7 @@ def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
     hyperparameters = dict(trainer.get("hyperparameters") or {})
     if best is not None:
         hyperparameters.update(_best_hyperparameters(best.uri))
-        settings["tuner trials"] = f"{tuner.output('tuner_results').uri}/tuner_results.json"
+        settings["tuner trials"] = f"{tuner.output('tuner_results').uri}/{TUNER_RESULTS_FILE}"
     for name, value in hyperparameters.items():
         settings[name.replace("_", " ")] = str(value)
     return settings
@@ -138,14 +140,14 @@ def _settings(runs: dict[str, results.ComponentRun]) -> dict[str, str]:
 
 def _best_hyperparameters(uri: str) -> dict:
     """The Tuner's best values (KerasTuner's HyperParameters config, as TFX writes it)."""
-    with open(f"{uri}/best_hyperparameters.txt") as f:
+    with open(f"{uri}/{BEST_HYPERPARAMETERS_FILE}") as f:
         return json.load(f).get("values", {})
 
 
 def _warnings(runs: dict[str, results.ComponentRun], evaluation: EvaluationSummary) -> list[str]:
     """Class-size warnings: train + eval counts from summary.json, else the eval split's."""
     data_dir = runs["ImportExampleGen"].properties.get("input_base")
-    counts = baseline.class_counts(data_dir) if data_dir else None
+    counts = class_counts(data_dir) if data_dir else None
     counts = counts or {c.label: c.support for c in evaluation.classes}
     return [w for w in [imbalance_warning(counts)] if w]
 
@@ -159,12 +161,12 @@ def build_review(output: str, run_id: str | None = None) -> Review:
     examples = _eval_split_examples(runs["ImportExampleGen"].output("examples").uri)
     pushed = runs.get("Pusher").output("pushed_model") if runs.get("Pusher") else None
     evaluation = summarize(evaluation_uri, labels)
-    record = baseline.read_record(str(Path(evaluation_uri).parents[2]), rid)
+    record = results.record(runs)
     return Review(
         run_id=rid,
         blessed=results.is_blessed(runs),
         evaluation=evaluation,
-        mistakes=find_mistakes(f"{model_uri}/Format-Serving", examples),
+        mistakes=find_mistakes(f"{model_uri}/{SERVING_MODEL_DIR}", examples),
         settings=_settings(runs),
         pushed_to=pushed.properties.get("pushed_destination") if pushed and pushed.properties.get("pushed") else None,
         evaluation_uri=evaluation_uri,

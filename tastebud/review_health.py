@@ -21,10 +21,11 @@ from apache_beam.io.filesystems import FileSystems
 
 from data.report import read_text
 from pipeline import results
+from preprocessing.contract import DATA_HEALTH_CSV as CSV_FILE
+from preprocessing.contract import DATA_HEALTH_JSON as JSON_FILE
 from tastebud.thumbnails import photo_thumbnail
 
 COMPONENT, KEY = "DataHealth", "report"
-CSV_FILE, JSON_FILE = "data_health.csv", "data_health.json"
 TOP = 12  # rows shown per issue, highest score first; the csv has them all
 THUMBNAIL = 96
 _REMOVE = (

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pipeline import configs
-from pipeline.evaluation import count_text, rate_text
+from pipeline.evaluation import INTERVAL_CONFIDENCE, count_text, rate_text
 from tastebud.review import Review
 from tastebud.review_health import TOP, gallery
 from tastebud.thumbnails import thumbnail
@@ -59,7 +58,7 @@ def render(review: Review) -> str:
         health_top=TOP,
         count_text=count_text,
         rate_text=rate_text,
-        confidence=configs.INTERVAL_CONFIDENCE,
+        confidence=INTERVAL_CONFIDENCE,
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pipeline import baseline, results
+from pipeline import results
 from pipeline.data_health import summary_line
 from pipeline.evaluation import summarize
 from pipeline.phone import read_check
 from pipeline.verdict import explain
+from preprocessing.contract import TUNER_RESULTS_FILE
 
 
 def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str:
@@ -19,7 +20,7 @@ def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str
     if trainer and trainer.output("model_run"):
         lines.append(f"TensorBoard logs: {trainer.output('model_run').uri}")
     if runs.get("Tuner") and runs["Tuner"].output("tuner_results"):
-        lines.append(f"tuner trials: {runs['Tuner'].output('tuner_results').uri}/tuner_results.json")
+        lines.append(f"tuner trials: {runs['Tuner'].output('tuner_results').uri}/{TUNER_RESULTS_FILE}")
     if evaluator and evaluator.output("evaluation"):
         verdict = "BLESSED" if results.is_blessed(runs) else "NOT blessed"
         lines.append(f"evaluation: {evaluator.output('evaluation').uri} ({verdict})")
@@ -48,11 +49,10 @@ def phone_lines(runs: dict) -> list[str]:
 
 
 def explain_verdict(runs: dict, labels: list[str]) -> str:
-    """The blessing decision in words, from the run's evaluation, its evidence and its recorded bar."""
+    """The blessing decision in words, from the run's evaluation, its evidence and the gate's record."""
     evaluation = runs["Evaluator"].output("evaluation")
     summary = summarize(evaluation.uri, labels)
-    pipeline_root = evaluation.uri.rstrip("/").rsplit("/", 3)[0]  # <root>/Evaluator/evaluation/<id>, gs:// too
-    record = baseline.read_record(pipeline_root, runs["Evaluator"].run_id)
+    record = results.record(runs)
     if record is None:
         return summary.text()
     return explain(record, summary, results.is_blessed(runs), results.cv_correct(runs))

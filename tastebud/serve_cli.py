@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline import configs
 from pipeline.configs import MODEL_NAME
+from tastebud.web import uploads
+from tastebud.web.batching import BatchingParams
+
+BATCHING = BatchingParams()  # the flags' defaults
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,16 +29,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-file-mb",
         type=float,
-        default=configs.WEB_MAX_FILE_MB,
-        help=f"largest accepted photo in MB; fits a 48-MP phone JPEG (default {configs.WEB_MAX_FILE_MB:g})",
+        default=uploads.MAX_FILE_MB,
+        help=f"largest accepted photo in MB; fits a 48-MP phone JPEG (default {uploads.MAX_FILE_MB:g})",
     )
     p.add_argument(
-        "--max-files", type=int, default=configs.WEB_MAX_FILES, help="most photos per request (default %(default)s)"
+        "--max-files", type=int, default=uploads.MAX_FILES, help="most photos per request (default %(default)s)"
     )
     p.add_argument(
         "--max-request-mb",
         type=float,
-        default=configs.WEB_MAX_REQUEST_MB,
+        default=uploads.MAX_REQUEST_MB,
         help="largest request (all photos together, held in memory); never below one largest photo "
         "(default %(default)s)",
     )
@@ -47,27 +50,27 @@ def add_batching_arguments(p: argparse.ArgumentParser) -> None:
     """Micro-batching flags, named after TF Serving's batching parameters (--model only)."""
     g = p.add_argument_group("micro-batching (with --model; TF Serving batches on its own side)")
     g.add_argument(
-        "--max-batch-size", type=int, default=configs.WEB_MAX_BATCH_SIZE, help="images per model call (%(default)s)"
+        "--max-batch-size", type=int, default=BATCHING.max_batch_size, help="images per model call (%(default)s)"
     )
     g.add_argument(
         "--batch-timeout-ms",
         type=float,
-        default=configs.WEB_BATCH_TIMEOUT_MS,
+        default=BATCHING.batch_timeout_ms,
         help="longest a request waits for batch-mates, in ms (%(default)s)",
     )
     g.add_argument(
         "--max-enqueued-batches",
         type=int,
-        default=configs.WEB_MAX_ENQUEUED_BATCHES,
+        default=BATCHING.max_enqueued_batches,
         help="queue bound: more than this many full batches of images waiting get 503 (%(default)s)",
     )
     g.add_argument(
-        "--num-batch-threads", type=int, default=configs.WEB_NUM_BATCH_THREADS, help="model calls at once (%(default)s)"
+        "--num-batch-threads", type=int, default=BATCHING.num_batch_threads, help="model calls at once (%(default)s)"
     )
     g.add_argument(
         "--request-timeout-s",
         type=float,
-        default=configs.WEB_REQUEST_TIMEOUT_S,
+        default=BATCHING.request_timeout_s,
         help="a request not answered by then (queue + model) gets 504 (%(default)s)",
     )
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from models import tflite_metadata
-from models.phone_export import IMAGE_INPUT, SCORES_OUTPUT
+from preprocessing.contract import PHONE_IMAGE_INPUT, SCORES_OUTPUT, TFLITE_FILE
 from tastebud.inference import Prediction
 
 _DECODERS: dict[int, object] = {}
@@ -34,7 +34,7 @@ def phone_model_in(path: str) -> str:
     if "://" in path or is_tflite(path) or not Path(path).is_dir():
         return path
     try:
-        return str(latest_version(path, "model.tflite") / "model.tflite")
+        return str(latest_version(path, TFLITE_FILE) / TFLITE_FILE)
     except FileNotFoundError:
         return path
 
@@ -70,11 +70,13 @@ class TFLiteModel:
         self._interpreter = Interpreter(model_content=content, num_threads=num_threads)
         self._run = self._interpreter.get_signature_runner()
         with native_stderr_quiet():  # LiteRT applies XNNPACK, and says so, on the first allocation
-            self._run(**{IMAGE_INPUT: np.zeros((1, self.metadata.input_size, self.metadata.input_size, 3), np.uint8)})
+            self._run(
+                **{PHONE_IMAGE_INPUT: np.zeros((1, self.metadata.input_size, self.metadata.input_size, 3), np.uint8)}
+            )
 
     def scores(self, frame: np.ndarray) -> np.ndarray:
         """uint8 [height, width, 3] -> float32 [classes]."""
-        return self._run(**{IMAGE_INPUT: frame[None]})[SCORES_OUTPUT][0]
+        return self._run(**{PHONE_IMAGE_INPUT: frame[None]})[SCORES_OUTPUT][0]
 
     def predict_frames(self, frames: list[np.ndarray], keys: list[str]) -> list[Prediction]:
         predictions = []

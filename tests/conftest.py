@@ -1,38 +1,71 @@
-"""Shared fixtures. Tests run through ./dev (make test), inside the project's environment.
+"""Fixtures shared by both tiers. Tests run through ./dev (make test), inside the project's environment.
 
-The slow fixture `flowers` runs the real pipeline once per session on the bundled
-sample; the end-to-end, query and web tests all use its pushed model.
+tests/unit/ is the fast tier (make test-fast; fakes allowed), tests/e2e/ the slow one (real
+pipeline runs and other minute-scale jobs, its fixtures in tests/e2e/conftest.py); helpers
+both use live in tests/support/. Every e2e test is marked `slow` and no unit test is, so
+`-m "not slow"` and `tests/unit` select the same tests: collection stops on a test in the
+wrong folder.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.common import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, SAMPLE
+
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "flowers_small"
-ARTIFACTS = REPO / "tests" / "artifacts"  # screenshots and reports kept from test runs
-MODEL_NAME = "tastebud"
-# Debian's headless Chromium, driven by Playwright (the browser tests)
-CHROMIUM = os.environ.get("TASTEBUD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+TESTS = Path(__file__).resolve().parent
+pytest_plugins = [  # fixtures of their own modules
+    "tests.support.transform_run",  # transformed: preprocessing_fn through TFT on a few photos
+    "tests.support.tfma_evaluation",  # small_evaluation: a 7-photo evaluation written by TFMA
 ]
-PHONE = {"width": 390, "height": 844}
+
+
+# Session fixtures that are whole pipeline runs (or TFT/TFMA jobs): every module that uses one
+# goes to the same pytest-xdist worker, so `make test`'s 2 workers compute each of them once.
+SHARED_RUNS = {
+    "flowers": "pipeline_runs",
+    "inception": "pipeline_runs",
+    "standin": "pipeline_runs",
+    "transformed": "transformed",
+    "small_evaluation": "small_evaluation",
+}
+
+
+def worker_groups(items) -> list:
+    """Marks each test with its pytest-xdist group and returns the items in the order the
+    workers should take them: the shared pipeline runs first, then the other e2e modules, then
+    the unit tier (the longest work first, so short tests fill in at the end). A module is
+    never split between workers, so its module fixtures run once."""
+    groups: dict[Path, str] = {}
+    for item in items:
+        shared = [group for name, group in SHARED_RUNS.items() if name in item.fixturenames]
+        groups[item.path] = shared[0] if shared else groups.get(item.path, str(item.path))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item.path]))
+    slow_first = sorted(items, key=lambda item: item.get_closest_marker("slow") is None)
+    return sorted(slow_first, key=lambda item: groups[item.path] != "pipeline_runs")  # both sorts stable
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("dist", "no") != "no":  # pytest -n N (make test): N workers
+        items[:] = worker_groups(items)
+    misplaced = []
+    for item in items:
+        parts = item.path.resolve().relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
+        tier = parts[0] if len(parts) > 1 else None
+        if tier in ("unit", "e2e") and (tier == "e2e") != (item.get_closest_marker("slow") is not None):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "tests/e2e/ holds exactly the tests marked slow, tests/unit/ the others; misplaced:\n  "
+            + "\n  ".join(misplaced)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -44,129 +77,6 @@ def sample_dir() -> Path:
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1, for a server a test starts."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_python(*args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
-    return proc
-
-
-def prepare_data(source: Path | str, out: Path) -> Path:
-    run_python("-m", "tastebud", "prepare", str(source), "--out", str(out))
-    return out
-
-
-def sample_subset(sample: Path, out: Path, labels: tuple[str, ...], per_class: int) -> Path:
-    """A photo folder of the first `per_class` photos of each of `labels` from the sample."""
-    for label in labels:
-        (out / label).mkdir(parents=True)
-        for photo in sorted((sample / label).glob("*.jpg"))[:per_class]:
-            (out / label / photo.name).write_bytes(photo.read_bytes())
-    return out
-
-
-def run_pipeline(data: Path, output: Path, *extra: str) -> tuple[dict, float]:
-    """local_runner.py as the README runs it; returns this run's components from ML Metadata."""
-    runs, elapsed, _ = run_pipeline_with_output(data, output, *extra)
-    return runs, elapsed
-
-
-def run_pipeline_with_output(data: Path, output: Path, *extra: str) -> tuple[dict, float, str]:
-    """run_pipeline, plus what local_runner.py printed (its summary and the blessing explanation)."""
-    from pipeline import results
-
-    started = time.monotonic()
-    proc = run_python("local_runner.py", "--data", str(data), "--output", str(output), *extra)
-    elapsed = time.monotonic() - started
-    return results.component_runs(results.sqlite_store(str(output / "metadata.sqlite"))), elapsed, proc.stdout
-
-
-def serving_versions(serving: Path) -> list[str]:
-    return sorted(p.name for p in serving.iterdir()) if serving.exists() else []
-
-
-def eval_examples(data: Path, split: str = "eval") -> list[tuple[str, str, bytes]]:
-    """(key, label, image bytes) of the eval split (photos the model never trained on), or of `split`."""
-    from data.examples import read_examples
-
-    return read_examples([str(p) for p in sorted((data / split).glob("*.tfrecord.gz"))])
-
-
-@pytest.fixture(scope="session")
-def flowers(tmp_path_factory) -> dict:
-    """`make demo` (python -m tastebud.demo: prepare the bundled sample, the pipeline with
-    efficientnet_lite0 and --tflite, predictions, a review), then local_runner.py again on the
-    same data (without --tflite; Transform, Trainer and Evaluator cached). `demo_output`: what
-    the demo printed, stdout and stderr together."""
-    from pipeline import results
-
-    root = tmp_path_factory.mktemp("e2e")
-    output = root / "out"
-    started = time.monotonic()
-    demo = subprocess.run(
-        [sys.executable, "-m", "tastebud.demo", "--out", str(output)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=1500,
-    )
-    first_seconds = time.monotonic() - started
-    assert demo.returncode == 0, demo.stdout[-5000:]
-    data = output / "data"
-    first = results.component_runs(results.sqlite_store(str(output / "metadata.sqlite")))
-    versions_after_first = serving_versions(output / "serving" / MODEL_NAME)
-    second, second_seconds = run_pipeline(data, output, "--backbone", "efficientnet_lite0")
-    return dict(
-        data=data,
-        output=output,
-        serving=output / "serving" / MODEL_NAME,
-        first=first,
-        second=second,
-        first_seconds=first_seconds,
-        second_seconds=second_seconds,
-        versions_after_first=versions_after_first,
-        latest_version=serving_versions(output / "serving" / MODEL_NAME)[-1],
-        demo_output=demo.stdout,
-    )
-
-
-@pytest.fixture(scope="session")
-def inception(tmp_path_factory, sample_dir) -> dict:
-    """Inception-v3 through the whole pipeline, from a weights file written here.
-
-    The file holds random weights (genuine ImageNet weights cannot be downloaded here),
-    which exercises the loading path; the blessing bar is lowered (--significance 0.99: 14 of
-    the 40 photos right out of fold passes) so it can be pushed, and the Tuner is skipped
-    (--no-tune: the untuned Trainer path). 20 daisy and 20 tulip photos, 50 training steps."""
-    import tf_keras
-
-    root = tmp_path_factory.mktemp("inception")
-    weights = root / "inception_v3_notop.h5"
-    tf_keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg").save_weights(str(weights))
-    data = prepare_data(sample_subset(sample_dir, root / "photos", ("daisy", "tulips"), 20), root / "data")
-    flags = ["--backbone", "inception_v3", "--backbone-weights", str(weights), "--train-steps", "50"]
-    runs, _ = run_pipeline(data, root / "out", *flags, "--no-tune", "--significance", "0.99")
-    return dict(runs=runs, data=data, serving=root / "out" / "serving" / MODEL_NAME)
-
-
-@pytest.fixture(scope="session", params=["tf_serving", "vertex"])
-def standin(request, flowers):
-    """The flowers model in tests/tf_serving_standin.py, once per serving runtime:
-    TF Serving's TensorFlow and the Vertex image's (tests/serving_runtimes.py)."""
-    from tests.serving_runtimes import TF_SERVING, serving, vertex_runtime
-
-    version = TF_SERVING if request.param == "tf_serving" else vertex_runtime()
-    with serving(version, MODEL_NAME, flowers["serving"]) as server:
-        yield server
 
 
 @pytest.fixture()

@@ -27,20 +27,19 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from pipeline import configs
-
 PredictFn = Callable[[list[bytes], list[str]], tuple[str, list]]
 
 
 @dataclass(frozen=True)
 class BatchingParams:
-    """The knobs of `tastebud serve` (defaults in pipeline/configs.py)."""
+    """The knobs of `tastebud serve`, after TF Serving's batching parameters (its flags override):
+    concurrent requests share one model call."""
 
-    max_batch_size: int = configs.WEB_MAX_BATCH_SIZE  # images per model call
-    batch_timeout_ms: float = configs.WEB_BATCH_TIMEOUT_MS  # longest a request waits for batch-mates
-    max_enqueued_batches: int = configs.WEB_MAX_ENQUEUED_BATCHES  # queue bound, in batches of max_batch_size
-    num_batch_threads: int = configs.WEB_NUM_BATCH_THREADS  # model calls running at once
-    request_timeout_s: float = configs.WEB_REQUEST_TIMEOUT_S  # per-request deadline, queue + model
+    max_batch_size: int = 16  # images per model call (TF Serving: max_batch_size)
+    batch_timeout_ms: float = 2.0  # longest a request waits for batch-mates (batch_timeout_micros / 1000)
+    max_enqueued_batches: int = 4  # images waiting beyond this many full batches get a 503
+    num_batch_threads: int = 1  # model calls at once; TF already uses every core per call
+    request_timeout_s: float = 30.0  # per-request deadline, queue + model (then a 504)
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.max_enqueued_batches < 1 or self.num_batch_threads < 1:

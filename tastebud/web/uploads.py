@@ -5,31 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from data.validate import DEFAULT_MAX_PIXELS, ImageCheck
-from pipeline import configs
+from preprocessing import formats
 
-# Magic numbers of the formats the serving graph decodes.
-_SIGNATURES = (
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
-ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/bmp", "image/webp")
+ACCEPTED_TYPES = formats.ACCEPTED_TYPES  # the MIME types of the formats the serving graph decodes
 MB = 1024 * 1024
+# A 48-MP phone JPEG is 2-20 MB; the whole multipart body is held in memory (flags override).
+MAX_FILE_MB = 32.0  # largest accepted photo
+MAX_FILES = 16  # most photos per request
+MAX_REQUEST_MB = 64.0  # the whole request; raised to fit one file of the per-file limit
+MULTIPART_OVERHEAD_MB = 1.0  # room for the multipart framing around the largest file
 
 
 @dataclass(frozen=True)
 class Limits:
     """Upload limits in bytes, files and pixels. The request limit is never below one full-size file."""
 
-    max_file_bytes: int = int(configs.WEB_MAX_FILE_MB * MB)
-    max_files: int = configs.WEB_MAX_FILES
-    max_request_bytes: int = int(configs.WEB_MAX_REQUEST_MB * MB)  # the whole multipart body, held in memory
+    max_file_bytes: int = int(MAX_FILE_MB * MB)
+    max_files: int = MAX_FILES
+    max_request_bytes: int = int(MAX_REQUEST_MB * MB)  # the whole multipart body, held in memory
     max_pixels: int = DEFAULT_MAX_PIXELS  # the same limit `tastebud prepare` applies
 
     def __post_init__(self) -> None:
-        room = self.max_file_bytes + int(configs.WEB_MULTIPART_OVERHEAD_MB * MB)
+        room = self.max_file_bytes + int(MULTIPART_OVERHEAD_MB * MB)
         if self.max_request_bytes < room:
             object.__setattr__(self, "max_request_bytes", room)
 
@@ -46,12 +43,9 @@ class UploadError(ValueError):
 
 
 def sniff_type(data: bytes) -> str | None:
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, mime in _SIGNATURES:
-        if data.startswith(magic):
-            return mime
-    return None
+    """The MIME type of the decodable format the bytes start as, else None."""
+    found = formats.sniff(data, decodable=True)
+    return found.mime_types[0] if found else None
 
 
 def check_upload(filename: str, data: bytes, limits: Limits, decode: bool = True) -> ImageCheck:
