@@ -17,7 +17,7 @@ from data.accounting import Written
 from data.counts import imbalance_warning
 from preprocessing.contract import (
     LABELS_FILE,
-    NEAR_DUPLICATES_FILE,  # noqa: F401 (tests/test_gcs.py reads it from here)
+    NEAR_DUPLICATES_FILE,  # noqa: F401 (tests/e2e/test_gcs.py reads it from here)
     NOTES_FILE,
     SKIPPED_FILE,
     SUMMARY_FILE,

@@ -151,7 +151,7 @@ def test_model_trained_on_shuffled_labels_is_not_blessed_nor_pushed(flowers, tmp
 
 def test_inception_v3_with_a_local_weights_file_runs_end_to_end(inception):
     """Inception-v3 (random weights from a local file) through the whole pipeline; see
-    the `inception` fixture. tests/test_serving_runtimes.py serves its pushed model."""
+    the `inception` fixture. tests/e2e/test_serving_runtimes.py serves its pushed model."""
     runs = inception["runs"]
     assert all(r.state == "COMPLETE" for r in runs.values()), {k: r.state for k, r in runs.items()}
     transformed = tf.io.gfile.glob(runs["Transform"].output("transformed_examples").uri + "/Split-train/*")

@@ -9,12 +9,12 @@ mixes kinds of food. Then:
   blessed model has other labels and no baseline comparison can be what refuses them): none
   is pushed, the out-of-fold bar itself says no, and the output says the label set changed;
   the review of one of them shows the bar and no comparison. (Two, not five: the bar's
-  false-positive rate is simulated in tests/test_blessing.py; these check the wiring.)
+  false-positive rate is simulated in tests/unit/test_blessing.py; these check the wiring.)
 
 All seven runs go through one process (tests/support/batch_pipelines.py) to save start-up time.
 This replaces the earlier blessing end-to-end runs (10 generated classes, their shuffled
-copy, an 80/20 set): these sets, the 5-class sample (tests/test_pipeline_e2e.py) and the
-unit tests of the bar (tests/test_blessing.py) cover what they checked.
+copy, an 80/20 set): these sets, the 5-class sample (tests/e2e/test_pipeline_e2e.py) and the
+unit tests of the bar (tests/unit/test_blessing.py) cover what they checked.
 """
 
 from __future__ import annotations

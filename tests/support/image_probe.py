@@ -1,4 +1,4 @@
-"""Runs inside a rebuilt image tree (tests/test_image.py), as the image's processes would.
+"""Runs inside a rebuilt image tree (tests/e2e/test_image.py), as the image's processes would.
 
     PYTHONPATH=<the tree's PYTHONPATH> python -c "$(cat tests/support/image_probe.py)" LABELS_CSV WORK_DIR
 

@@ -4,7 +4,7 @@
 
 It is the real server (the same CLI, app, batcher and model) with one change: every
 POST /predict keeps a decoded photo of the model's input size, 224 x 224 RGB (147 kB),
-in a list that is never freed. tests/test_stress.py runs its memory check against it and
+in a list that is never freed. tests/e2e/test_stress.py runs its memory check against it and
 requires the check to fail, so a check that cannot see a leak of that size cannot pass.
 """
 
