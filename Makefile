@@ -30,7 +30,7 @@ test: setup  ## lint + the launcher checks + both test tiers (tests/unit, then t
 	tests/test_launcher.sh
 	$(DEV) pytest $(PARALLEL)
 
-test-fast: setup  ## the unit tier only (tests/unit: no pipeline runs; about 3 minutes on 2 cores)
+test-fast: setup  ## the unit tier only (tests/unit: no pipeline runs; 1.5-2.5 minutes on 2 cores)
 	$(DEV) pytest $(PARALLEL) tests/unit
 
 stress: setup  ## the bounded load test of tastebud serve (loopback, 16 clients, 14 rounds of 160 requests, leak check)
