@@ -20,6 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
+from tastebud import quiet  # noqa: E402
+
+quiet.configure(quiet.verbose_requested())  # before TensorFlow is imported, as local_runner.py does
+
 from pipeline import configs, runner_args  # noqa: E402
 from pipeline.settings import BlessingSettings, PipelineSettings  # noqa: E402
 from pipeline.vertex_settings import vertex_serving_config, vertex_training_config  # noqa: E402
@@ -65,6 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="compile and print what would be submitted")
     mode.add_argument("--submit", action="store_true", help="compile and submit a Vertex AI PipelineJob")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow/TFX logs too (or TASTEBUD_LOG=debug)")
     args = p.parse_args(argv)
     args.bucket = args.bucket.rstrip("/")
     args.image = args.image or f"{args.region.split('-')[0]}-docker.pkg.dev/{args.project}/tastebud/pipeline:latest"

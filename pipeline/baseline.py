@@ -52,7 +52,8 @@ def plan_baseline(
         return BaselinePlan(
             False,
             f"the label set changed since the last blessed model ({_label_change(labels, previous)}), so index i "
-            "means another class: no comparison with it; this run blesses on the accuracy bar alone",
+            "means another class: no comparison with it; this run blesses on the accuracy bar alone, and if "
+            "pushed it replaces that model under the same name (pass --model-name NAME to keep both)",
         )
     return BaselinePlan(True, SAME_LABELS_REASON)
 

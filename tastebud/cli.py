@@ -9,6 +9,11 @@ import sys
 
 from preprocessing.contract import LABELS_FILE
 
+DESCRIPTION = (
+    "tastebud: labelled photos in, a blessed image classifier out. Prepare your photos, train with "
+    "local_runner.py, then review the run and ask the model (in-process, TF Serving, a web page or in batch)."
+)
+
 # sub-command -> (module with add_arguments(parser) and run(args) -> int, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("data.prepare_cli", f"turn a folder or CSV of labelled photos into TFRecords + {LABELS_FILE}"),
@@ -21,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tastebud", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="tastebud", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

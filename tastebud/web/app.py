@@ -96,7 +96,7 @@ async def _predict_batched(
 
 async def _read_files(request: Request, limits: Limits) -> list[tuple[str, bytes]]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise UploadError(415, "send the photos as multipart/form-data (field name: files)")
+        raise UploadError(415, "send the photos as multipart/form-data file fields (any field name)")
     declared = request.headers.get("content-length")
     if declared is None or not declared.isdigit():
         raise UploadError(411, "a Content-Length header is required")
@@ -113,7 +113,7 @@ async def _read_files(request: Request, limits: Limits) -> list[tuple[str, bytes
         if hasattr(value, "read"):
             files.append((value.filename or "upload", await value.read()))
     if not files:
-        raise UploadError(400, "no files in the upload (field name: files)")
+        raise UploadError(400, "no files in the upload (send each photo as a multipart file field)")
     return files
 
 

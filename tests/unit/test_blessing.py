@@ -81,6 +81,7 @@ def test_label_set_changes_skip_the_comparison():
     assert plan_baseline(labels, list(labels)).compare
     added = plan_baseline(labels, ["daisy", "roses"])
     assert not added.compare and "added tulips" in added.reason and "no comparison" in added.reason
+    assert "replaces that model" in added.reason and "--model-name" in added.reason  # a new user's surprise
     renamed = plan_baseline(labels, ["daisy", "rose", "tulips"])
     assert not renamed.compare and "added roses" in renamed.reason and "removed rose" in renamed.reason
     assert "reordered" in plan_baseline(labels, ["roses", "daisy", "tulips"]).reason
