@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="compile and print what would be submitted")
     mode.add_argument("--submit", action="store_true", help="compile and submit a Vertex AI PipelineJob")
-    p.add_argument("--verbose", action="store_true", help="show TensorFlow/TFX logs too (or TASTEBUD_LOG=debug)")
+    runner_args.add_verbose_argument(p)
     args = p.parse_args(argv)
     args.bucket = args.bucket.rstrip("/")
     args.image = args.image or f"{args.region.split('-')[0]}-docker.pkg.dev/{args.project}/tastebud/pipeline:latest"

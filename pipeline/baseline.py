@@ -53,7 +53,7 @@ def plan_baseline(
             False,
             f"the label set changed since the last blessed model ({_label_change(labels, previous)}), so index i "
             "means another class: no comparison with it; this run blesses on the accuracy bar alone, and if "
-            "pushed it replaces that model under the same name (pass --model-name NAME to keep both)",
+            "pushed it replaces that model under the same serving name (locally, --model-name NAME keeps both)",
         )
     return BaselinePlan(True, SAME_LABELS_REASON)
 

@@ -12,6 +12,7 @@ from pipeline import configs
 from pipeline.runner_args import (
     add_blessing_arguments,
     add_phone_arguments,
+    add_verbose_argument,
     blessing_settings,
     env_default,
     head_settings,
@@ -58,7 +59,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
     add_phone_arguments(p, "OUTPUT")
     p.add_argument("--no-cache", action="store_true", help="recompute every component")
-    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
+    add_verbose_argument(p)
     return p.parse_args(argv)
 
 

@@ -1,5 +1,5 @@
 """The flags and settings both runners share (local_runner.py, vertex_runner.py): the blessing,
-tuning and data-health flags, --tflite, and the settings dataclasses (pipeline/settings.py) they
+tuning and data-health flags, --tflite, --verbose, and the settings dataclasses (pipeline/settings.py) they
 build from them. With the CLI, the runners are the only readers of environment variables."""
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from pipeline.settings import BlessingSettings, PhoneSettings
 def env_default(name: str, default: str) -> str:
     """A flag's default from the environment variable `name`, else `default`."""
     return os.environ.get(name) or default
+
+
+def add_verbose_argument(p: argparse.ArgumentParser) -> None:
+    """--verbose; tastebud.quiet reads it from sys.argv before TensorFlow is imported."""
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow/Beam/TFX logs too (or TASTEBUD_LOG=debug)")
 
 
 def add_blessing_arguments(p: argparse.ArgumentParser) -> None:
