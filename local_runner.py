@@ -34,9 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a component failed: say which and why, keep the traceback short
         print(explain_failure(e, where["metadata"]), file=sys.stderr)
         return 1
+    from pipeline.results import sqlite_store
     from tastebud.run_report import report
 
-    print(report(runs, where["serving"], read_labels(as_location(args.data))))
+    print(report(runs, where["serving"], read_labels(as_location(args.data)), sqlite_store(where["metadata"])))
     print(f"total wall time: {time.monotonic() - started:.1f} s")
     return 0
 

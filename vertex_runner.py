@@ -150,7 +150,8 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         data_dir=args.data,
         labels=tuple(read_labels(args)),
         serving_dir=f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME}",
-        transform=TransformSettings(args.backbone, args.backbone_weights),
+        # No embedding reuse on Vertex: its compiler has no custom Resolver (pipeline/embedding_reuse.py).
+        transform=TransformSettings(args.backbone, args.backbone_weights, reuse_embeddings=False),
         head=runner_args.head_settings(args),
         blessing=blessing(args),
         data_health=not args.no_data_health,

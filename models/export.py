@@ -22,6 +22,7 @@ import tf_keras
 
 from preprocessing import contract
 from preprocessing.contract import EXAMPLES_SIGNATURE, LABEL_SIGNATURE, SCORES_OUTPUT, SERVING_SIGNATURE
+from preprocessing.embedding_cache import without_cache
 from preprocessing.preprocessing import label_to_index
 
 
@@ -36,9 +37,11 @@ def save_serving_model(
     model = head
     model.tft_layer = tf_transform_output.transform_features_layer()  # tracked: saved with the model
     class_names = tf.constant(labels)
+    raw_spec = tf_transform_output.raw_feature_spec()
 
     def scores_for_images(image_bytes: tf.Tensor) -> tf.Tensor:
-        transformed = model.tft_layer({contract.IMAGE_KEY: image_bytes})
+        # No cached embeddings at serving time: the backbone runs on every image.
+        transformed = model.tft_layer(without_cache(image_bytes, raw_spec))
         return model(transformed[contract.EMBEDDING_KEY], training=False)
 
     # autograph=False: no Python control flow here, and converting it cost seconds per export.

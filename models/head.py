@@ -81,11 +81,12 @@ def load_embeddings(file_patterns: list[str], transformed_feature_spec: dict) ->
 def load_transformed(
     file_patterns: list[str], transformed_feature_spec: dict, with_keys: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
-    """load_embeddings, plus each photo's key (its URI) when with_keys."""
+    """load_embeddings, plus each photo's key (its URI) when with_keys. Rows come sorted by
+    key, so the folds and the model do not depend on the order Beam wrote them in."""
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no transformed examples match {file_patterns}")
-    names = (contract.EMBEDDING_KEY, contract.LABEL_INDEX_KEY) + ((contract.KEY_KEY,) if with_keys else ())
+    names = (contract.EMBEDDING_KEY, contract.LABEL_INDEX_KEY, contract.KEY_KEY)
     missing = [k for k in names if k not in transformed_feature_spec]
     if missing:
         raise ValueError(f"the Transform output has no {missing} feature: rerun Transform (e.g. --no-cache)")
@@ -99,6 +100,7 @@ def load_transformed(
     for batch in dataset:
         xs.append(batch[contract.EMBEDDING_KEY].numpy())
         ys.append(np.reshape(batch[contract.LABEL_INDEX_KEY].numpy(), [-1]))
-        if with_keys:
-            keys += [k.decode() for k in np.reshape(batch[contract.KEY_KEY].numpy(), [-1])]
-    return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int64), keys if with_keys else None
+        keys += [k.decode() for k in np.reshape(batch[contract.KEY_KEY].numpy(), [-1])]
+    order = np.argsort(np.array(keys, dtype=object), kind="stable")
+    x, y = np.concatenate(xs).astype(np.float32)[order], np.concatenate(ys).astype(np.int64)[order]
+    return x, y, [keys[i] for i in order] if with_keys else None

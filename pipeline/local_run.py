@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--direct-num-workers", type=int, default=configs.DIRECT_NUM_WORKERS)
     add_phone_arguments(p, "OUTPUT")
-    p.add_argument("--no-cache", action="store_true", help="recompute every component")
+    p.add_argument("--no-cache", action="store_true", help="recompute every component and every embedding")
     add_verbose_argument(p)
     return p.parse_args(argv)
 
@@ -101,7 +101,7 @@ def settings(args: argparse.Namespace, data: str, labels: list[str], p: dict[str
         data_dir=data,
         labels=tuple(labels),
         serving_dir=p["serving"],
-        transform=TransformSettings(args.backbone, args.backbone_weights),
+        transform=TransformSettings(args.backbone, args.backbone_weights, reuse_embeddings=not args.no_cache),
         head=head_settings(args, quiet.keras_verbosity()),
         blessing=blessing_settings(args, labelled_counts(data), sum(eval_counts(data).values())),
         data_health=not args.no_data_health,

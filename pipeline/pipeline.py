@@ -1,6 +1,8 @@
 """The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
 
-ImportExampleGen -> ImportSchemaGen -> Transform (bottleneck embeddings)
+ImportExampleGen -> ImportSchemaGen
+  [-> Resolver (earlier embeddings) -> EmbeddingCache (each photo + its earlier embedding, by content)]
+  -> Transform (bottleneck embeddings: only for photos without an earlier one)
   -> Tuner (the head's hyperparameters, k-fold CV on train)
   -> OutOfFold (k-fold CV of the chosen head on train + eval: the blessing's evidence)
      [-> DataHealth (suspect labels, near-duplicates, outliers, dark/blank/blurry: a report only)]
@@ -20,6 +22,8 @@ from tfx import v1 as tfx
 
 from models.out_of_fold import OutOfFold
 from pipeline.data_health import DataHealth
+from pipeline.embedding_cache import EmbeddingCache
+from pipeline.embedding_reuse import earlier_embeddings
 from pipeline.evaluator import Evaluator, eval_config
 from pipeline.gate import COMPONENT_ID as GATE_ID
 from pipeline.gate import BlessingGate
@@ -49,9 +53,27 @@ def create_pipeline(
     schema_gen = tfx.components.ImportSchemaGen(schema_file=s.schema_path)
     components.append(schema_gen)
 
-    # Decodes the images and computes the backbone's bottleneck embedding, once.
+    # Photos whose bytes an earlier run embedded (same backbone, weights and decode code)
+    # bring that embedding along: found by content hash, joined in Beam before Transform.
+    transform_examples, transform_config = example_gen.outputs["examples"], {}
+    if s.transform.reuse_embeddings:
+        from preprocessing.backbones import get_backbone
+        from preprocessing.embedding_cache import fingerprint
+
+        earlier = earlier_embeddings(example_gen.outputs["examples"])
+        transform_config["fingerprint"] = fingerprint(s.transform.backbone, s.transform.weights)
+        cache_join = EmbeddingCache(
+            examples=example_gen.outputs["examples"],
+            cache=earlier.outputs["cache"],
+            fingerprint=transform_config["fingerprint"],
+            embedding_size=get_backbone(s.transform.backbone).embedding_size,
+        )
+        components += [earlier, cache_join]
+        transform_examples = cache_join.outputs["joined"]
+
+    # Decodes the images and computes the backbone's bottleneck embedding (the new photos' only).
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=transform_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="preprocessing.preprocessing.preprocessing_fn",
         # TFDV statistics over raw image bytes and 1280/2048-d embeddings cost more than
@@ -62,6 +84,7 @@ def create_pipeline(
             "backbone_weights": s.transform.weights,
             "labels": labels,
             "chunk_size": s.transform.chunk_size,
+            **transform_config,
         },
     )
     components.append(transform)

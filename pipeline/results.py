@@ -115,3 +115,13 @@ def record(runs: dict[str, ComponentRun]):
     gate = runs.get("BlessingGate")
     blessing = gate.output("blessing") if gate else None
     return Record.from_json(blessing.properties.get(RECORD_PROPERTY)) if blessing else None
+
+
+def producing_run(store, node_id: str, key: str, uri: str) -> dict[str, ComponentRun] | None:
+    """The components of the run whose `node_id` wrote output `key` at `uri` (None when none did)."""
+    for run_id in reversed(run_ids(store)):
+        runs = component_runs(store, run_id)
+        found = runs.get(node_id)
+        if found and any(a.uri == uri for a in found.outputs.get(key, [])):
+            return runs
+    return None

@@ -40,7 +40,10 @@ PHONE_IMAGE_INPUT = "image"
 IMAGE_KEY = "image"  # the original encoded bytes
 LABEL_KEY = "label"  # the label string, as in dict.txt
 KEY_KEY = "key"  # the image's URI: a stable key for mistakes and predictions
-# Transformed features produced by preprocessing_fn.
+# Added by the EmbeddingCache component (pipeline/embedding_cache.py) before Transform.
+CONTENT_KEY = "content_key"  # '<fingerprint prefix>:<SHA-256 of the image>' (preprocessing/embedding_cache.py)
+CACHED_EMBEDDING_KEY = "cached_embedding"  # an earlier run's embedding of the same bytes, when there is one
+# Transformed features produced by preprocessing_fn (CONTENT_KEY is passed through: the next run's cache).
 EMBEDDING_KEY = "embedding"  # the backbone's pooled bottleneck
 LABEL_INDEX_KEY = "label_index"  # line number of the label in dict.txt (-1: unknown); label_index's output
 

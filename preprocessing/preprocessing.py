@@ -13,6 +13,7 @@ import tensorflow_transform as tft
 
 from preprocessing import contract, traced_backbone
 from preprocessing.backbones import get_backbone
+from preprocessing.embedding_cache import embed_missing, first_or_empty
 from preprocessing.images import embed_in_chunks
 from preprocessing.settings import TRANSFORM_CHUNK_SIZE
 
@@ -43,7 +44,8 @@ def label_to_index(labels: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[str, tf.Tensor]:
-    """custom_config: backbone (name), backbone_weights (path or None), labels (dict.txt lines), chunk_size."""
+    """custom_config: backbone (name), backbone_weights (path or None), labels (dict.txt lines), chunk_size,
+    fingerprint (preprocessing/embedding_cache.py's; rows with a cached embedding under it are not re-embedded)."""
     backbone = get_backbone(custom_config["backbone"])
     weights = custom_config.get("backbone_weights")
     # TFT traces this function several times: the backbone is an already-traced
@@ -51,10 +53,24 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     extractor = tft.make_and_track_object(lambda: traced_backbone.load(backbone.name, weights), name="backbone")
     chunk = int(custom_config.get("chunk_size", TRANSFORM_CHUNK_SIZE))
     images = tf.reshape(inputs[contract.IMAGE_KEY], [-1])
-    embedding = _embedder(extractor, backbone.name, weights, chunk)(images)
+    embed = _embedder(extractor, backbone.name, weights, chunk)
+    if contract.CACHED_EMBEDDING_KEY in inputs and custom_config.get("fingerprint"):
+        # Only the rows without a usable cached embedding reach the backbone (serving: all rows).
+        embedding = embed_missing(
+            images,
+            inputs[contract.CACHED_EMBEDDING_KEY],
+            inputs[contract.CONTENT_KEY],
+            custom_config["fingerprint"],
+            embed,
+            backbone.embedding_size,
+        )
+    else:
+        embedding = embed(images)
     outputs = {contract.EMBEDDING_KEY: embedding}
     if contract.LABEL_KEY in inputs:
         outputs[contract.LABEL_INDEX_KEY] = label_to_index(inputs[contract.LABEL_KEY], list(custom_config["labels"]))
     if contract.KEY_KEY in inputs:  # passed through: the out-of-fold predictions are kept per photo
         outputs[contract.KEY_KEY] = tf.identity(inputs[contract.KEY_KEY])
+    if contract.CONTENT_KEY in inputs:  # the next run's cache: embeddings by content
+        outputs[contract.CONTENT_KEY] = first_or_empty(inputs[contract.CONTENT_KEY], tf.shape(images)[0])
     return outputs

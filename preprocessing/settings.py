@@ -22,3 +22,5 @@ class TransformSettings:
     backbone: str = "inception_v3"  # preprocessing/backbones.py's registry name
     weights: str | None = None  # a weights file (local or gs://); None: the backbone's own resolution
     chunk_size: int = TRANSFORM_CHUNK_SIZE
+    # Reuse an earlier run's embedding of the same photo bytes (pipeline/embedding_cache.py).
+    reuse_embeddings: bool = True

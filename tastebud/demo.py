@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # as local_runner.py does
     from pipeline import local_run
     from pipeline.evaluation import summarize
+    from pipeline.results import sqlite_store
     from tastebud.inference import LocalModel
     from tastebud.run_report import report
 
@@ -55,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         ["--data", str(data), "--output", str(out), "--backbone", args.backbone, "--tflite"]
     )
     runs = local_run.run(run_args)
-    serving_dir = local_run.paths(str(out), run_args.model_name)["serving"]
+    where = local_run.paths(str(out), run_args.model_name)
+    serving_dir = where["serving"]
     labels = local_run.read_labels(str(data))
-    print(report(runs, serving_dir, labels))
+    print(report(runs, serving_dir, labels, sqlite_store(where["metadata"])))
     print(summarize(runs["Evaluator"].output("evaluation").uri, labels).text())
 
     print("\n== 3/3 predictions on eval photos (never seen in training)")

@@ -10,12 +10,14 @@ from pipeline.verdict import explain
 from preprocessing.contract import TUNER_RESULTS_FILE
 
 
-def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str:
-    """The run in words: components and times, where the logs and artefacts are, the verdict,
-    what was pushed, and the data-health and phone-model lines."""
+def report(runs: dict, serving_dir: str, labels: list[str] | None = None, store=None) -> str:
+    """The run in words: components and times, how many photos were embedded, where the logs and
+    artefacts are, the verdict, what was pushed, and the data-health and phone-model lines.
+    store: the run's ML Metadata, for the time the reused embeddings saved (optional)."""
     lines = ["component                         state      seconds"]
     for node_id, r in runs.items():
         lines.append(f"{node_id:<33} {r.state:<10} {r.seconds:7.1f}")
+    lines += embedding_lines(runs, store)
     trainer, evaluator, pusher = runs.get("Trainer"), runs.get("Evaluator"), runs.get("Pusher")
     if trainer and trainer.output("model_run"):
         lines.append(f"TensorBoard logs: {trainer.output('model_run').uri}")
@@ -34,6 +36,20 @@ def report(runs: dict, serving_dir: str, labels: list[str] | None = None) -> str
     lines += data_health_lines(runs)
     lines += phone_lines(runs)
     return "\n".join(lines)
+
+
+def embedding_lines(runs: dict, store=None) -> list[str]:
+    """'Transform: 55 of 605 photos embedded, 550 reused (saved ~16 s)', when EmbeddingCache ran."""
+    from pipeline.embedding_cache import OUTPUT_KEY, report_line
+
+    run = runs.get("EmbeddingCache")
+    joined = run.output(OUTPUT_KEY) if run and run.state == "COMPLETE" else None
+    cache_uri = joined.properties.get("cache_uri") if joined else None
+    earlier = None
+    if store is not None and cache_uri:
+        earlier = results.producing_run(store, "Transform", "transformed_examples", cache_uri)
+    line = report_line(runs, earlier)
+    return [line] if line else []
 
 
 def data_health_lines(runs: dict) -> list[str]:

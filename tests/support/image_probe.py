@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOTS = [Path(p).resolve() for p in os.environ["PYTHONPATH"].split(":") if p]
 BEAM_MODE = ("multi_processing", 2)
-TRANSFORM_PATH = ["ImportExampleGen", "ImportSchemaGen", "Transform"]
+TRANSFORM_PATH = ["ImportExampleGen", "ImportSchemaGen", "earlier_embeddings_resolver", "EmbeddingCache", "Transform"]
 
 
 def shipped_modules() -> list[str]:

@@ -1,0 +1,223 @@
+"""EmbeddingCache: joins each photo with an earlier run's embedding of the same bytes, before Transform.
+
+Its inputs are ImportExampleGen's examples and, when there is one, an earlier run's
+Transform output (`cache`, found in ML Metadata by pipeline/embedding_reuse.py). One
+Beam job (the pipeline's runner: DirectRunner here, Dataflow on Vertex):
+
+  examples --key by content_key(fingerprint, image bytes)--+
+                                                           +-- CoGroupByKey --> examples + content_key
+  cache files --(content_key, embedding), checked---------+                    [+ cached_embedding]
+
+Its `examples` output is the same photos in the same splits, each with its content key
+and, where the cache holds one under that key, the cached embedding. Transform's
+preprocessing_fn embeds only the others (preprocessing/embedding_cache.py).
+
+A cache that cannot be trusted is not used at all: a file that does not read to the end
+(corrupt, truncated), an embedding of the wrong size or not finite, means every photo is
+embedded, with one line saying why. A cache from another backbone, weights or decode
+code shares no keys with this run; that too is said in one line.
+
+The output artifact's properties carry the counts into ML Metadata: photos, reused,
+embedded, and `reason` when the cache was refused or foreign.
+"""
+
+import json
+
+import apache_beam as beam
+from tfx.dsl.component.experimental.annotations import BeamComponentParameter, InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import standard_artifacts
+
+SPLITS = ("train", "eval")
+OUTPUT_KEY = "joined"
+STATS_FILE = "embedding_cache.json"
+
+
+class ReadCache(beam.DoFn):
+    """One cache file -> (content_key, float32 bytes) per row, or a 'problem' when the file
+    cannot be trusted; 'foreign' counts rows keyed under another fingerprint (or none)."""
+
+    def __init__(self, prefix: str, embedding_size: int):
+        self.prefix, self.size = prefix, embedding_size
+
+    def process(self, path: str):
+        import numpy as np
+        import tensorflow as tf
+
+        from preprocessing import contract
+
+        try:
+            for record in tf.data.TFRecordDataset(path, compression_type="GZIP").as_numpy_iterator():
+                feature = tf.train.Example.FromString(record).features.feature
+                key = feature[contract.CONTENT_KEY].bytes_list.value
+                if not key or not key[0].decode().startswith(self.prefix):
+                    yield beam.pvalue.TaggedOutput("foreign", 1)
+                    continue
+                values = np.asarray(feature[contract.EMBEDDING_KEY].float_list.value, np.float32)
+                if values.size != self.size or not np.isfinite(values).all():
+                    yield beam.pvalue.TaggedOutput("problem", f"{path}: an embedding of {values.size} values")
+                    return
+                yield key[0].decode(), values.tobytes()
+        except Exception as e:  # DataLossError (corrupt, truncated), a non-Example record, ...
+            yield beam.pvalue.TaggedOutput("problem", f"{path}: {type(e).__name__}: {str(e)[:200]}")
+
+
+def attach(joined, refused: list) -> tuple[str, bytes, bool]:
+    """(content_key, {'photos': [(split, record)], 'cached': [float32 bytes]}) -> (split, record, reused)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from preprocessing import contract
+
+    key, groups = joined
+    cached = None if refused or not groups["cached"] else np.frombuffer(groups["cached"][0], np.float32)
+    for split, record in groups["photos"]:
+        example = tf.train.Example.FromString(record)
+        feature = example.features.feature
+        feature[contract.CONTENT_KEY].bytes_list.value.append(key.encode())
+        if cached is not None:
+            feature[contract.CACHED_EMBEDDING_KEY].float_list.value.extend(cached)
+        yield split, example.SerializeToString(), cached is not None
+
+
+def keyed(record: bytes, split: str, fingerprint: str):
+    """A raw example -> (its content key, (split, record))."""
+    from data.examples import parse_example
+    from preprocessing.embedding_cache import content_key
+
+    return content_key(fingerprint, parse_example(record)[2]), (split, record)
+
+
+def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str, size: int, out: str, p) -> dict:
+    """The Beam job: writes out/Split-<split>/ and returns the counts (see the module doc)."""
+    import tensorflow as tf
+
+    from preprocessing.embedding_cache import PREFIX_LENGTH
+
+    prefix = fingerprint[:PREFIX_LENGTH] + ":"
+    stats_file = f"{out}/{STATS_FILE}.txt"
+    with p:
+        photos = [
+            p
+            | f"Read{split}" >> beam.io.ReadFromTFRecord(pattern)
+            | f"Key{split}" >> beam.Map(keyed, split, fingerprint)
+            for split, pattern in example_files.items()
+        ] | "Photos" >> beam.Flatten()
+        cache = (
+            p
+            | "CacheFiles" >> beam.Create(cache_files)
+            | "ReadCache" >> beam.ParDo(ReadCache(prefix, size)).with_outputs("problem", "foreign", main="rows")
+        )
+        refused = beam.pvalue.AsList(cache.problem)
+        rows = (
+            {"photos": photos, "cached": cache.rows}
+            | "Join" >> beam.CoGroupByKey()
+            | "Attach" >> beam.FlatMap(attach, refused)
+        )
+        for split in example_files:
+            _ = (
+                rows
+                | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
+                | f"Record{split}" >> beam.Map(lambda row: row[1])
+                | f"Write{split}" >> beam.io.WriteToTFRecord(f"{out}/Split-{split}/data", file_name_suffix=".gz")
+            )
+        counts = (
+            (
+                rows | "Outcome" >> beam.Map(lambda row: "reused" if row[2] else "embedded"),
+                cache.foreign | "Foreign" >> beam.Map(lambda _: "foreign"),
+                cache.problem | "Problem" >> beam.Map(lambda problem: "problem:" + problem),
+            )
+            | "All" >> beam.Flatten()
+            | "Count" >> beam.combiners.Count.PerElement()
+            | "Stats" >> beam.combiners.ToDict()
+            | "Json" >> beam.Map(json.dumps)
+        )
+        _ = counts | "WriteStats" >> beam.io.WriteToText(stats_file, shard_name_template="")
+    with tf.io.gfile.GFile(stats_file) as f:
+        found = json.loads(f.read().strip() or "{}")
+    tf.io.gfile.remove(stats_file)
+    return summarize(found, bool(cache_files))
+
+
+def summarize(found: dict, had_cache: bool) -> dict:
+    """The Beam job's counts -> photos, reused, embedded and the reason nothing was reused, if any."""
+    reused, embedded = found.get("reused", 0), found.get("embedded", 0)
+    problems = sorted(key.split(":", 1)[1] for key in found if key.startswith("problem:"))
+    stats = {"photos": reused + embedded, "reused": reused, "embedded": embedded, "reason": ""}
+    if problems:
+        stats["reason"] = f"the earlier embeddings cannot be trusted ({problems[0]}); every photo embedded again"
+    elif had_cache and not reused and found.get("foreign", 0):
+        stats["reason"] = "the earlier embeddings were made with another backbone, weights or decode code; none reused"
+    return stats
+
+
+def saved_seconds(now: tuple[float, int], before: tuple[float, int], reused: int) -> float | None:
+    """Transform's seconds saved by reusing `reused` embeddings, from (seconds, photos embedded)
+    of this run's Transform and of the one that made the cache: the slope between the two
+    (what one more photo costs, fixed costs left out) or, without two points, before's mean."""
+    (t_now, n_now), (t_before, n_before) = now, before
+    if n_before <= 0:
+        return None
+    slope = n_before > n_now and t_before > t_now
+    per_photo = (t_before - t_now) / (n_before - n_now) if slope else t_before / n_before
+    return per_photo * reused
+
+
+def report_line(runs: dict, earlier: dict | None) -> str | None:
+    """local_runner's line on this run's reuse (pipeline.results.ComponentRun dicts: this run's,
+    and that of the run whose Transform made the cache, or None)."""
+    joined = runs.get("EmbeddingCache").output(OUTPUT_KEY) if runs.get("EmbeddingCache") else None
+    if joined is None or "photos" not in joined.properties:
+        return None
+    if runs.get("Transform") and runs["Transform"].state == "CACHED":
+        return f"Transform: cached (same photos and settings as an earlier run), {joined.properties['photos']} photos"
+    stats = {k: joined.properties.get(k, 0) for k in ("photos", "reused", "embedded")}
+    stats["reason"] = joined.properties.get("reason", "")
+    saved = None
+    if earlier and runs.get("Transform") and earlier.get("EmbeddingCache") and earlier.get("Transform"):
+        before = earlier["EmbeddingCache"].output(OUTPUT_KEY)
+        saved = saved_seconds(
+            (runs["Transform"].seconds, stats["embedded"]),
+            (earlier["Transform"].seconds, int(before.properties.get("embedded", 0))),
+            stats["reused"],
+        )
+    return summary_line(stats, saved)
+
+
+def summary_line(stats: dict, saved_seconds: float | None = None) -> str:
+    """'Transform: 55 of 605 photos embedded, 550 reused (saved ~16 s)', then the reason if any."""
+    line = f"Transform: {stats['embedded']} of {stats['photos']} photos embedded, {stats['reused']} reused"
+    if saved_seconds is not None and stats["reused"]:
+        line += f" (saved ~{saved_seconds:.0f} s)" if saved_seconds >= 1 else " (saved < 1 s)"
+    return line + (f"\n  {stats['reason']}" if stats.get("reason") else "")
+
+
+@component(use_beam=True)
+def EmbeddingCache(  # noqa: N802 (a TFX component's name)
+    examples: InputArtifact[standard_artifacts.Examples],
+    joined: OutputArtifact[standard_artifacts.Examples],
+    fingerprint: Parameter[str],
+    embedding_size: Parameter[int],
+    cache: InputArtifact[standard_artifacts.Examples] = None,
+    beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
+):
+    """fingerprint: preprocessing/embedding_cache.py's for this run's backbone; cache: an earlier
+    Transform's transformed_examples (None: the first run); beam_pipeline: made by TFX."""
+    from absl import logging
+    from tfx.types import artifact_utils
+
+    from models.out_of_fold import split_files
+
+    files = {split: split_files(examples, split) for split in SPLITS}
+    cache_files = []
+    if cache is not None:
+        import tensorflow as tf
+
+        cache_files = sorted(f for split in SPLITS for f in tf.io.gfile.glob(split_files(cache, split)))
+    stats = join(files, cache_files, fingerprint, embedding_size, joined.uri, beam_pipeline)
+    joined.split_names = artifact_utils.encode_split_names(list(SPLITS))
+    for name in ("photos", "reused", "embedded"):
+        joined.set_int_custom_property(name, stats[name])
+    joined.set_string_custom_property("reason", stats["reason"])
+    joined.set_string_custom_property("cache_uri", cache.uri if cache is not None else "")
+    logging.info("%s", summary_line(stats))
