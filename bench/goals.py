@@ -1,7 +1,7 @@
 """The goals of `make bench` and the fixed costs they read, from one run's results.
 
 Issue 27's goals first (time to model with the default settings, the two web tail goals),
-then issue 14's and the phone model's that still apply. Each goal is a value measured in
+then issue 14's, issue 28's (embedding reuse) and the phone model's that still apply. Each goal is a value measured in
 results.json and a limit. bench.run records whether each held (results["goals"]) and its
 value (results["goal_values"]); bench.report prints them and, comparing runs, a goal holds
 only if it holds in every run. A run that lacks a goal's figures (an older results file)
@@ -110,6 +110,18 @@ GOALS = [
     Goal("transform >= 3x naive (lite0)", (*LITE, "transform_vs_naive"), 3.0, False),
     Goal("serving p50 <= 1.3x raw Keras", ("serving", "in_process_p50_vs_raw"), 1.3, True),
     Goal("web at 16 clients >= 0.8x in-process batch 16", (*WEB, "web16_vs_in_process16"), 0.8, False),
+    Goal(
+        "after +10% photos, the Transform stage (EmbeddingCache + Transform) <= 0.5x from scratch (2,200 photos)",
+        ("reuse", "grown_vs_scratch"),
+        0.5,
+        True,
+    ),
+    Goal(
+        "after +10% photos, the Transform stage above its fixed cost <= 0.2x from scratch's (2,200 photos)",
+        ("reuse", "above_fixed_vs_scratch"),
+        0.2,
+        True,
+    ),
     Goal("phone model <= 6 MB", ("tflite", "size_mb"), 6.0, True, "MB"),
     Goal("phone model top-1 agreement with the SavedModel >= 98%", ("tflite", "agreement"), 0.98, False, "%"),
 ]

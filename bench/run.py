@@ -17,7 +17,15 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-from bench import backbone_bench, batch_bench, serving_bench, tflite_bench, time_to_model, transform_bench  # noqa: E402
+from bench import (  # noqa: E402
+    backbone_bench,
+    batch_bench,
+    reuse_bench,
+    serving_bench,
+    tflite_bench,
+    time_to_model,
+    transform_bench,
+)
 from bench.common import REPO, log, machine_facts, run_with_peak_rss, sample_images, variants, write_examples  # noqa: E402
 from bench.goals import fixed_costs, goal_values, goals  # noqa: E402
 
@@ -111,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         results["time_to_model"] = time_to_model.run(work / "time_to_model", photos)
         results["time_to_model_scale"] = time_to_model.scale(work / "time_to_model_scale", scale_photos)
         results["scaling"] = scaling_section(work, [50, 200, 400] if args.quick else [100, 1000, 5000])
+        results["reuse"] = reuse_bench.run(work / "reuse", 330 if args.quick else 2200)
         steady = 1 / results["scaling"]["marginal_s_per_image"][-1]
         lite = results["throughput"]["efficientnet_lite0"]
         lite["transform_steady_images_per_s"] = steady

@@ -227,3 +227,26 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(s.beam_pipeline_args),
     )
+
+
+def upstream_of(full: tfx.dsl.Pipeline, last: str) -> tfx.dsl.Pipeline:
+    """The part of a pipeline that node `last` needs: it and every node upstream of it (e.g.
+    ImportExampleGen to Transform, to time Transform or to check the container image)."""
+    keep, todo = [], [next(c for c in full.components if c.id == last)]
+    while todo:
+        node = todo.pop()
+        if node not in keep:
+            keep.append(node)
+            todo += list(node.upstream_nodes)
+    components = [c for c in full.components if c in keep]
+    for component in components:  # the rest of the DAG is not run: forget its nodes
+        for node in set(component.downstream_nodes) - set(components):
+            component.remove_downstream_node(node)
+    return tfx.dsl.Pipeline(
+        pipeline_name=full.pipeline_info.pipeline_name,
+        pipeline_root=full.pipeline_info.pipeline_root,
+        components=components,
+        enable_cache=full.enable_cache,
+        metadata_connection_config=full.metadata_connection_config,
+        beam_pipeline_args=full.beam_pipeline_args,
+    )

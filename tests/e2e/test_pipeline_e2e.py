@@ -104,6 +104,7 @@ def test_pushed_model_equals_the_keras_backbone_then_the_head(flowers):
     the reference path: the same decoding, the Keras feature extractor with its variables,
     then the pushed head. Embeddings and scores agree to 1e-5 on the eval photos."""
     from preprocessing.backbones import get_backbone
+    from preprocessing.embedding_cache import without_cache
     from preprocessing.images import embed_in_chunks
 
     serving = flowers["output"] / "serving" / "tastebud"
@@ -112,7 +113,8 @@ def test_pushed_model_equals_the_keras_backbone_then_the_head(flowers):
     backbone = get_backbone("efficientnet_lite0")
     keras_extractor = backbone.build_feature_extractor()
     reference = embed_in_chunks(images, backbone.input_size, keras_extractor, 8, backbone.embedding_size)
-    served = model.tft_layer({"image": images})["embedding"]
+    raw_spec = {"content_key": None, "cached_embedding": None}  # the transform graph's cache inputs
+    served = model.tft_layer(without_cache(images, raw_spec))["embedding"]
     np.testing.assert_allclose(served.numpy(), reference.numpy(), atol=1e-5, rtol=0)
     scores = model.signatures["serving_default"](image_bytes=images, key=tf.constant([""] * len(images)))["scores"]
     np.testing.assert_allclose(scores.numpy(), model(reference, training=False).numpy(), atol=1e-5, rtol=0)

@@ -5,7 +5,7 @@
 It is passed as source (-c), so nothing of the repository is on sys.path: only the image's
 files, the standard library and the environment's site-packages. It imports every module
 the image ships, then runs `tastebud prepare` on LABELS_CSV and the pipeline's own
-ImportExampleGen -> ImportSchemaGen -> Transform (from create_pipeline) with the
+ImportExampleGen -> ImportSchemaGen -> EmbeddingCache -> Transform (create_pipeline up to Transform) with the
 DirectRunner in multi_processing mode, 2 workers: those are separate processes that
 import the project's code from PYTHONPATH, as Dataflow's workers do in the image.
 Prints one JSON line: failed imports, then what prepare and Transform wrote.
@@ -69,7 +69,7 @@ def transform(data: Path, work: Path) -> dict[str, list[int]]:
     from local_runner import read_labels
     from models.settings import HeadSettings
     from pipeline import configs
-    from pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import create_pipeline, upstream_of
     from pipeline.settings import BlessingSettings, PipelineSettings
     from preprocessing import features
     from preprocessing.settings import TransformSettings
@@ -84,20 +84,13 @@ def transform(data: Path, work: Path) -> dict[str, list[int]]:
             transform=TransformSettings("efficientnet_lite0"),
             head=HeadSettings(tune=False),
             blessing=BlessingSettings(compare_with_last_blessed=False),
-        )
+        ),
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(str(work / "md.db")),
     )
-    components = [c for c in full.components if c.id in TRANSFORM_PATH]
-    for component in components:  # the rest of the DAG is not run: forget its nodes
-        for node in set(component.downstream_nodes) - set(components):
-            component.remove_downstream_node(node)
-    transform_component = next(c for c in components if c.id == "Transform")
+    pipeline = upstream_of(full, "Transform")  # the rest of the DAG is not run
+    assert sorted(c.id for c in pipeline.components) == sorted(TRANSFORM_PATH)
+    transform_component = next(c for c in pipeline.components if c.id == "Transform")
     transform_component.with_beam_pipeline_args(configs.local_beam_args(*BEAM_MODE))  # ExampleGen stays in_memory
-    pipeline = tfx.dsl.Pipeline(
-        pipeline_name=full.pipeline_info.pipeline_name,
-        pipeline_root=full.pipeline_info.pipeline_root,
-        components=components,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(str(work / "md.db")),
-    )
     tfx.orchestration.LocalDagRunner().run(pipeline)
     written = {}
     for split in ("train", "eval"):
