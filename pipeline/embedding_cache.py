@@ -31,6 +31,7 @@ from tfx.types import standard_artifacts
 SPLITS = ("train", "eval")
 OUTPUT_KEY = "joined"
 STATS_FILE = "embedding_cache.json"
+FINGERPRINT_PROPERTY = "fingerprint"
 
 
 class ReadCache(beam.DoFn):
@@ -58,8 +59,10 @@ class ReadCache(beam.DoFn):
                     yield beam.pvalue.TaggedOutput("problem", f"{path}: an embedding of {values.size} values")
                     return
                 yield key[0].decode(), values.tobytes()
-        except Exception as e:  # DataLossError (corrupt, truncated), a non-Example record, ...
-            yield beam.pvalue.TaggedOutput("problem", f"{path}: {type(e).__name__}: {str(e)[:200]}")
+        except tf.errors.DataLossError:
+            yield beam.pvalue.TaggedOutput("problem", f"{path} is corrupt or truncated")
+        except Exception as e:  # a record that is not a tf.Example, an unreadable file, ...
+            yield beam.pvalue.TaggedOutput("problem", f"{path} does not read ({type(e).__name__})")
 
 
 def attach(joined, refused: list) -> tuple[str, bytes, bool]:
@@ -154,19 +157,21 @@ def summarize(found: dict, had_cache: bool) -> dict:
 def saved_seconds(now: tuple[float, int], before: tuple[float, int], reused: int) -> float | None:
     """Transform's seconds saved by reusing `reused` embeddings, from (seconds, photos embedded)
     of this run's Transform and of the one that made the cache: the slope between the two
-    (what one more photo costs, fixed costs left out) or, without two points, before's mean."""
+    (what one more photo costs, the fixed cost left out). None when the two runs do not give
+    one (the earlier run embedded no more photos, or took no longer): no estimate beats a
+    wrong one, and a mean over a few photos would count Transform's fixed cost as saved."""
     (t_now, n_now), (t_before, n_before) = now, before
-    if n_before <= 0:
+    if n_before <= n_now or t_before <= t_now:
         return None
-    slope = n_before > n_now and t_before > t_now
-    per_photo = (t_before - t_now) / (n_before - n_now) if slope else t_before / n_before
-    return per_photo * reused
+    return (t_before - t_now) / (n_before - n_now) * reused
 
 
 def report_line(runs: dict, earlier: dict | None) -> str | None:
     """local_runner's line on this run's reuse (pipeline.results.ComponentRun dicts: this run's,
     and that of the run whose Transform made the cache, or None)."""
     joined = runs.get("EmbeddingCache").output(OUTPUT_KEY) if runs.get("EmbeddingCache") else None
+    if joined is None and runs.get("Transform") and runs["Transform"].state == "COMPLETE":
+        return "Transform: every photo embedded (--no-cache: no earlier embedding reused)"
     if joined is None or "photos" not in joined.properties:
         return None
     if runs.get("Transform") and runs["Transform"].state == "CACHED":
@@ -220,4 +225,5 @@ def EmbeddingCache(  # noqa: N802 (a TFX component's name)
         joined.set_int_custom_property(name, stats[name])
     joined.set_string_custom_property("reason", stats["reason"])
     joined.set_string_custom_property("cache_uri", cache.uri if cache is not None else "")
+    joined.set_string_custom_property(FINGERPRINT_PROPERTY, fingerprint)  # read by pipeline/embedding_reuse.py
     logging.info("%s", summary_line(stats))

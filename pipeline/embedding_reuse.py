@@ -1,8 +1,10 @@
 """Which earlier embeddings the EmbeddingCache component reuses: a TFX Resolver over ML Metadata.
 
 The cache is an earlier run's Transform output (its `transformed_examples`: each photo's
-content key and embedding). The Resolver picks the latest one that was *not* computed
-from the examples this run reads. So a run on unchanged data resolves the same cache as
+content key and embedding). The Resolver picks the latest one made with this run's
+fingerprint (backbone, weights, decode code: after a run with another backbone, the
+embeddings from before it are found again) that was *not* computed from the examples this
+run reads. So a run on unchanged data resolves the same cache as
 the run before it, the EmbeddingCache and Transform executions have the same inputs, and
 TFX's cache answers them (and everything downstream) without running anything. A run on
 changed data (photos added, renamed, relabelled) resolves the latest Transform output
@@ -24,6 +26,8 @@ from tfx import types
 from tfx.dsl.components.common import resolver
 from tfx.v1 import dsl
 
+from pipeline.embedding_cache import FINGERPRINT_PROPERTY
+
 EXAMPLES, CACHE = "examples", "cache"
 _OUTPUT, _INPUT = metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INPUT
 
@@ -42,22 +46,37 @@ def producer_input(store, artifact_id: int | None, key: str) -> int | None:
 
 class EarlierEmbeddingsStrategy(resolver.ResolverStrategy):
     """{examples: ImportExampleGen's outputs, cache: Transform's outputs} -> the same examples and
-    {cache: [the latest Transform output not computed from the latest examples]}, or {cache: []}."""
+    {cache: [the latest Transform output made under `fingerprint` and not computed from the latest
+    examples]}, or {cache: []}."""
+
+    def __init__(self, fingerprint: str = ""):
+        self.fingerprint = fingerprint
+
+    def _fingerprint(self, store, artifact_id: int | None) -> str | None:
+        if artifact_id is None:
+            return None
+        (artifact,) = store.get_artifacts_by_id([artifact_id])
+        properties = artifact.custom_properties
+        return properties[FINGERPRINT_PROPERTY].string_value if FINGERPRINT_PROPERTY in properties else None
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
         examples = list(input_dict.get(EXAMPLES, []))  # TFX wants every input key back
         current = max((a.id for a in examples), default=None)
         for candidate in sorted(input_dict.get(CACHE, []), key=lambda a: a.id, reverse=True):
-            joined = producer_input(store, candidate.id, EXAMPLES)  # Transform's input
+            joined = producer_input(store, candidate.id, EXAMPLES)  # Transform's input: EmbeddingCache's output
+            if self._fingerprint(store, joined) != self.fingerprint:  # another backbone, or a --no-cache run
+                continue
             if current is not None and producer_input(store, joined, EXAMPLES) != current:  # EmbeddingCache's
                 return {EXAMPLES: examples, CACHE: [candidate]}
         return {EXAMPLES: examples, CACHE: []}
 
 
-def earlier_embeddings(examples, transform_id: str = "Transform") -> dsl.Resolver:
-    """The Resolver node: examples is this pipeline's ImportExampleGen output channel."""
+def earlier_embeddings(examples, fingerprint: str, transform_id: str = "Transform") -> dsl.Resolver:
+    """The Resolver node: examples is this pipeline's ImportExampleGen output channel; fingerprint
+    preprocessing/embedding_cache.py's for this run."""
     return dsl.Resolver(
         strategy_class=EarlierEmbeddingsStrategy,
+        config={"fingerprint": fingerprint},
         examples=examples,
         cache=dsl.Channel(
             type=types.standard_artifacts.Examples,

@@ -60,8 +60,8 @@ def create_pipeline(
         from preprocessing.backbones import get_backbone
         from preprocessing.embedding_cache import fingerprint
 
-        earlier = earlier_embeddings(example_gen.outputs["examples"])
         transform_config["fingerprint"] = fingerprint(s.transform.backbone, s.transform.weights)
+        earlier = earlier_embeddings(example_gen.outputs["examples"], transform_config["fingerprint"])
         cache_join = EmbeddingCache(
             examples=example_gen.outputs["examples"],
             cache=earlier.outputs["cache"],

@@ -33,6 +33,7 @@ SHARED_RUNS = {
     "standin": "pipeline_runs",
     "transformed": "transformed",
     "small_evaluation": "small_evaluation",
+    "reuse_runs": "reuse_runs",
 }
 
 

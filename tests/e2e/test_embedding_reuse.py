@@ -8,7 +8,8 @@ One output folder, runs in this order:
   B again: nothing runs (EmbeddingCache and Transform cached by TFX);
   C  B plus one photo, after B's Transform output was truncated: every photo embedded, and the
      run says why;
-  D  A's photos with Inception-v3 (random weights): another backbone, nothing reused.
+  D  A's photos with Inception-v3 (random weights): no earlier embeddings for it, nothing reused;
+  E  A's photos with Lite0 again: all reused, from C (the last Lite0 run before D).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def reuse(runs: dict) -> dict:
     return runs["EmbeddingCache"].output("joined").properties
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # one worker runs this module (tests/conftest.py's SHARED_RUNS): once
 def reuse_runs(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("reuse")
     photos = sample_subset(SAMPLE, root / "photos", LABELS, PER_CLASS)
@@ -81,6 +82,7 @@ def reuse_runs(tmp_path_factory) -> dict:
     shutil.rmtree(photos)
     sample_subset(SAMPLE, photos, LABELS, PER_CLASS)  # A's photos again
     run("D", "--backbone", "inception_v3", "--backbone-weights", "random")
+    run("E")
     return found
 
 
@@ -121,8 +123,10 @@ def test_corrupt_cache_means_a_full_re_embed_with_the_reason(reuse_runs):
     assert "cannot be trusted" in reuse_runs["C"]["printed"]
 
 
-def test_another_backbone_reuses_nothing(reuse_runs):
+def test_another_backbone_reuses_nothing_and_going_back_reuses_all(reuse_runs):
     d = reuse(reuse_runs["D"]["runs"])
-    assert (d["photos"], d["embedded"], d["reused"]) == (30, 30, 0)
-    assert "another backbone" in d["reason"] and "another backbone" in reuse_runs["D"]["printed"]
+    assert (d["photos"], d["embedded"], d["reused"], d["cache_uri"]) == (30, 30, 0, "")
     assert len(next(iter(reuse_runs["D"]["embeddings"].values()))) == 2048
+    e = reuse(reuse_runs["E"]["runs"])
+    assert (e["photos"], e["embedded"], e["reused"]) == (30, 0, 30)
+    assert e["cache_uri"] == reuse_runs["C"]["runs"]["Transform"].output("transformed_examples").uri

@@ -40,6 +40,7 @@ def results(default_vs_keras: float = 1.4, open_p99_ratio: float = 2.5) -> dict:
             },
         },
         "batch": {"beam_vs_in_process": 0.95},
+        "reuse": {"grown_vs_scratch": 0.3, "above_fixed_vs_scratch": 0.15},
         "tflite": {"size_mb": 4.5, "agreement": 1.0},
     }
 
@@ -54,6 +55,14 @@ def test_issue_27_goals_fail_beyond_their_limits():
     held = bench_goals.goals(results(default_vs_keras=1.6, open_p99_ratio=3.1))
     failed = {name for name, ok in held.items() if not ok}
     assert failed == {bench_goals.GOALS[0].name, bench_goals.GOALS[2].name}
+
+
+def test_reuse_goals_fail_beyond_their_limits():
+    r = results()
+    r["reuse"] = {"grown_vs_scratch": 0.51, "above_fixed_vs_scratch": 0.21}
+    failed = {name for name, ok in bench_goals.goals(r).items() if not ok}
+    reuse = {g.name for g in bench_goals.GOALS if isinstance(g.what, tuple) and g.what[0] == "reuse"}
+    assert failed == reuse and len(failed) == 2
 
 
 def test_failed_open_loop_requests_fail_its_goal():

@@ -178,7 +178,7 @@ def test_a_cache_from_another_fingerprint_reuses_nothing_and_says_why(tmp_path, 
 def test_saved_seconds_is_the_slope_between_the_two_runs():
     # 605 photos from scratch in 67 s, then 55 new in 12.5 s: (67 - 12.5) / 550 s per photo.
     assert join.saved_seconds((12.5, 55), (67.0, 605), 550) == pytest.approx(54.5)
-    assert join.saved_seconds((12.5, 55), (6.0, 60), 50) == pytest.approx(5.0)  # no slope: the mean
-    assert join.saved_seconds((1.0, 5), (0.0, 0), 5) is None
+    assert join.saved_seconds((13.7, 0), (9.5, 4), 43) is None  # no slope: no estimate (not 9.5 / 4 x 43)
+    assert join.saved_seconds((9.0, 5), (8.0, 60), 50) is None  # noise: the earlier run was faster
     line = join.summary_line({"photos": 605, "reused": 550, "embedded": 55, "reason": ""}, 54.5)
     assert line == "Transform: 55 of 605 photos embedded, 550 reused (saved ~54 s)"
