@@ -51,7 +51,7 @@ def stage(folder: Path, data: Path, output: Path) -> dict:
     """prepare (not timed) + the pipeline up to Transform in a fresh process: seconds and reuse."""
     from pipeline import results
     from pipeline.embedding_cache import OUTPUT_KEY
-    from tastebud.__main__ import main as tastebud
+    from tastebud.cli import main as tastebud
 
     if data.exists():
         shutil.rmtree(data)

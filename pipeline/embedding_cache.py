@@ -122,7 +122,11 @@ def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str
                 rows
                 | f"Only{split}" >> beam.Filter(lambda row, s=split: row[0] == s)
                 | f"Record{split}" >> beam.Map(lambda row: row[1])
-                | f"Write{split}" >> beam.io.WriteToTFRecord(f"{out}/Split-{split}/data", file_name_suffix=".gz")
+                # Uncompressed: the photos are JPEGs already, and Transform reads them right after.
+                | f"Write{split}"
+                >> beam.io.WriteToTFRecord(
+                    f"{out}/Split-{split}/data", compression_type=beam.io.filesystem.CompressionTypes.UNCOMPRESSED
+                )
             )
         counts = (
             (

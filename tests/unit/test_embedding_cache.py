@@ -133,7 +133,7 @@ def joined(out: str) -> dict[str, list]:
     found = {}
     for split in PHOTOS:
         rows = []
-        for r in tf.data.TFRecordDataset(tf.io.gfile.glob(f"{out}/Split-{split}/*"), "GZIP"):
+        for r in tf.data.TFRecordDataset(tf.io.gfile.glob(f"{out}/Split-{split}/*")):  # uncompressed
             f = tf.train.Example.FromString(r.numpy()).features.feature
             assert f[contract.CONTENT_KEY].bytes_list.value  # every photo gets its content key
             cached = list(f[contract.CACHED_EMBEDDING_KEY].float_list.value)
