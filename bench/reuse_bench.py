@@ -75,7 +75,7 @@ def stage(folder: Path, data: Path, output: Path) -> dict:
 def one_round(work: Path, photos: int) -> dict:
     everything = work / "all"
     write_photos(everything, photos)
-    files = sorted(everything.glob("*/*.jpg"))
+    files = sorted(everything.glob("*/*.jpg"), key=lambda p: p.name)  # NNNNN.jpg: the classes in turn
     base_folder, small = work / "base", work / "small"
     base_count = round(photos / (1 + GROWTH))
     for i, path in enumerate(files):
