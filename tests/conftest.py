@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 
 from tests.support.common import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PHONE, SAMPLE
 
@@ -54,8 +55,17 @@ def worker_groups(items) -> list:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("dist", "no") != "no":  # pytest -n N (make test): N workers
+    # pytest -n N --dist loadgroup (make test). The workers collect; pytest-xdist sets their
+    # `dist` to "no" and `loadgroup` to True, and turns each group mark into a "@group" suffix of
+    # the node id, which its scheduler groups by. pytest 9 keeps node ids in `_id`, and
+    # pytest-xdist 3.8 writes `_nodeid`: the suffix is lost and a module's tests went to both
+    # workers, each running its fixtures. So the suffix is written here, where pytest 9 reads it.
+    if config.getoption("dist", "no") != "no" or config.getoption("loadgroup", False):
         items[:] = worker_groups(items)
+        for item in items:
+            group = item.get_closest_marker("xdist_group").args[0]
+            if not item.nodeid.endswith(f"@{group}"):
+                item._id = coerce_node_id(f"{item.nodeid}@{group}")
     misplaced = []
     for item in items:
         parts = item.path.resolve().relative_to(TESTS).parts if item.path.is_relative_to(TESTS) else ()
@@ -96,3 +106,4 @@ def browser():
 def phone(browser):
     """Chromium's device emulation of a 390 x 844 phone screen (CSS pixels, 3x density, touch)."""
     return browser.new_page(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
+
