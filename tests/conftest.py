@@ -106,4 +106,3 @@ def browser():
 def phone(browser):
     """Chromium's device emulation of a 390 x 844 phone screen (CSS pixels, 3x density, touch)."""
     return browser.new_page(viewport=PHONE, device_scale_factor=3, is_mobile=True, has_touch=True)
-
