@@ -72,7 +72,8 @@ def stage(folder: Path, data: Path, output: Path) -> dict:
     return row
 
 
-def one_round(work: Path, photos: int) -> dict:
+def run(work: Path, photos: int = 2200) -> dict:
+    """One round (also bench.run's `reuse` section): the four runs and the two ratios."""
     everything = work / "all"
     write_photos(everything, photos)
     files = sorted(everything.glob("*/*.jpg"), key=lambda p: p.name)  # NNNNN.jpg: the classes in turn
@@ -95,11 +96,6 @@ def one_round(work: Path, photos: int) -> dict:
     rows["transform_only_grown_vs_scratch"] = rows["grown"]["transform_s"] / rows["scratch"]["transform_s"]
     rows["goals_hold"] = rows["grown_vs_scratch"] <= 0.5 and rows["above_fixed_vs_scratch"] <= 0.2
     return rows
-
-
-def run(work: Path, photos: int = 2200) -> dict:
-    """One round (bench.run's section): the four runs and the two ratios."""
-    return one_round(work, photos)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,13 +2,14 @@
 
 Its inputs are ImportExampleGen's examples and, when there is one, an earlier run's
 Transform output (`cache`, found in ML Metadata by pipeline/embedding_reuse.py). One
-Beam job (the pipeline's runner: DirectRunner here, Dataflow on Vertex):
+Beam job on the pipeline's runner (the DirectRunner locally; plain Beam, so any runner;
+vertex_runner.py leaves this component out, see pipeline/embedding_reuse.py):
 
   examples --key by content_key(fingerprint, image bytes)--+
                                                            +-- CoGroupByKey --> examples + content_key
   cache files --(content_key, embedding), checked---------+                    [+ cached_embedding]
 
-Its `examples` output is the same photos in the same splits, each with its content key
+Its `joined` output is the same photos in the same splits, each with its content key
 and, where the cache holds one under that key, the cached embedding. Transform's
 preprocessing_fn embeds only the others (preprocessing/embedding_cache.py).
 
