@@ -129,15 +129,19 @@ def cache_of(tmp_path, images: list[bytes], fp: str = FP, size: int = SIZE) -> l
 
 
 def joined(out: str) -> dict[str, list]:
-    """split -> [(key, cached embedding or None)] of the join's output."""
+    """split -> [(key, cached embedding or None)] of the join's output; checks that every photo
+    has its content key and its own bytes, unless its embedding is cached (then no bytes)."""
     found = {}
-    for split in PHOTOS:
+    for split, images in PHOTOS.items():
         rows = []
         for r in tf.data.TFRecordDataset(tf.io.gfile.glob(f"{out}/Split-{split}/*")):  # uncompressed
             f = tf.train.Example.FromString(r.numpy()).features.feature
-            assert f[contract.CONTENT_KEY].bytes_list.value  # every photo gets its content key
+            key = f[contract.KEY_KEY].bytes_list.value[0].decode()
+            image = f[contract.IMAGE_KEY].bytes_list.value[0]
+            assert f[contract.CONTENT_KEY].bytes_list.value[0].decode() == content_key(FP, images[int(key[-1])])
             cached = list(f[contract.CACHED_EMBEDDING_KEY].float_list.value)
-            rows.append((f[contract.KEY_KEY].bytes_list.value[0].decode(), cached or None))
+            assert image == (b"" if cached else images[int(key[-1])])
+            rows.append((key, cached or None))
         found[split] = sorted(rows)
     return found
 
@@ -149,6 +153,15 @@ def test_join_attaches_cached_embeddings_by_content(tmp_path, examples):
     rows = joined(out)
     assert rows["train"] == [("train/0", None), ("train/1", [3.0] * SIZE), ("train/2", None)]
     assert rows["eval"] == [("eval/0", [4.0] * SIZE)]
+
+
+def test_a_candidate_without_its_cached_embedding_stops_the_join():
+    """Route sends a photo to the join without its bytes only when the cache's key set holds its
+    key; should the join then find no embedding, writing the row would lose the photo."""
+    with pytest.raises(RuntimeError, match="no cached embedding"):
+        list(join.attach(("k", {"photos": [("train", b"")], "cached": []})))
+    whole = list(join.route(("k", ("train", b"")), {"k"}, ["refused"]))
+    assert [(split, reused) for split, _, reused in whole] == [("train", False)]  # a refused cache: kept whole
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong size", "not a record"])
