@@ -150,8 +150,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         data_dir=args.data,
         labels=tuple(read_labels(args)),
         serving_dir=f"{args.bucket}/tastebud/serving/{configs.MODEL_NAME}",
-        # No embedding reuse on Vertex: its compiler has no custom Resolver (pipeline/embedding_reuse.py).
-        transform=TransformSettings(args.backbone, args.backbone_weights, reuse_embeddings=False),
+        transform=TransformSettings(args.backbone, args.backbone_weights),
         head=runner_args.head_settings(args),
         blessing=blessing(args),
         data_health=not args.no_data_health,
@@ -164,6 +163,7 @@ def compile_pipeline(args: argparse.Namespace) -> Path:
         ),
         vertex_training=vertex_training_config(args) if args.vertex_training else None,
         vertex_serving=vertex_serving_config(args) if args.deploy_endpoint else None,
+        embeddings_dir=f"{args.bucket}/tastebud/embeddings",  # embeddings reused by content (no custom Resolver)
     )
     pipeline = create_pipeline(settings)
     filename = f"{configs.PIPELINE_NAME}_pipeline.json"

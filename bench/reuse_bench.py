@@ -33,18 +33,14 @@ GROWTH = 0.10
 
 def until_transform(data: str, output: str) -> None:
     """The pipeline up to Transform on DATA_DIR `data`, into `output` (as local_runner.py sets it up)."""
-    from tfx import v1 as tfx
-
     from pipeline import local_run
-    from pipeline.pipeline import create_pipeline, upstream_of
     from tastebud import quiet
 
     quiet.configure(verbose=False)
-    args = local_run.parse_args(["--data", data, "--output", output, "--backbone", "efficientnet_lite0", "--no-tune"])
-    where = local_run.paths(output, args.model_name)
-    settings = local_run.settings(args, data, local_run.read_labels(data), where)
-    metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(where["metadata"])
-    tfx.orchestration.LocalDagRunner().run(upstream_of(create_pipeline(settings, metadata), "Transform"))
+    local_run.run(
+        local_run.parse_args(["--data", data, "--output", output, "--backbone", "efficientnet_lite0", "--no-tune"]),
+        last="Transform",
+    )
 
 
 def stage(folder: Path, data: Path, output: Path) -> dict:

@@ -1,13 +1,17 @@
 """EmbeddingCache: joins each photo with an earlier run's embedding of the same bytes, before Transform.
 
 Its inputs are ImportExampleGen's examples and, when there is one, an earlier run's
-Transform output (`cache`, found in ML Metadata by pipeline/embedding_reuse.py). One
-Beam job on the pipeline's runner (the DirectRunner locally; plain Beam, so any runner;
-vertex_runner.py leaves this component out, see pipeline/embedding_reuse.py):
+Transform output (`cache`, found in ML Metadata by pipeline/embedding_reuse.py; on Vertex,
+`cache_pointer`, pipeline/embedding_pointer.py). One Beam job on the pipeline's runner
+(the DirectRunner locally, Dataflow on Vertex). A semi-join: the set of the cache's keys
+picks the photos it can answer, and only those go through the CoGroupByKey, without their
+bytes:
 
-  examples --key by content_key(fingerprint, image bytes)--+
-                                                           +-- CoGroupByKey --> examples + content_key
-  cache files --(content_key, embedding), checked---------+                    [+ cached_embedding]
+  examples --content_key(fingerprint, image bytes)--> Route --not in the key set--> whole + content_key
+                                                        |
+                                                        +--in the key set, bytes dropped--+
+                                                                                          +-- CoGroupByKey
+  cache files --(content_key, embedding), checked------------------------------------------+   --> + cached_embedding
 
 Its `joined` output is the same photos in the same splits, each with its content key
 and, where the cache holds one under that key, the cached embedding in place of the
@@ -29,6 +33,8 @@ import apache_beam as beam
 from tfx.dsl.component.experimental.annotations import BeamComponentParameter, InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
+
+from pipeline.embedding_pointer import EmbeddingsPointer, files_under, pointed_files
 
 SPLITS = ("train", "eval")
 OUTPUT_KEY = "joined"
@@ -160,8 +166,9 @@ def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str
             | "Attach" >> beam.FlatMap(attach)
         )
         rows = (routed.whole, reused) | "Rows" >> beam.Flatten()
-        by_split = rows | "BySplit" >> beam.Partition(lambda row, n: list(example_files).index(row[0]), len(example_files))
-        for split, part in zip(example_files, by_split):
+        splits = list(example_files)
+        by_split = rows | "BySplit" >> beam.Partition(lambda row, n: splits.index(row[0]), len(splits))
+        for split, part in zip(splits, by_split, strict=True):
             _ = (
                 part
                 | f"Record{split}" >> beam.Map(lambda row: row[1])
@@ -248,29 +255,36 @@ def summary_line(stats: dict, saved_seconds: float | None = None) -> str:
 def EmbeddingCache(  # noqa: N802 (a TFX component's name)
     examples: InputArtifact[standard_artifacts.Examples],
     joined: OutputArtifact[standard_artifacts.Examples],
-    fingerprint: Parameter[str],
-    embedding_size: Parameter[int],
+    backbone: Parameter[str],
+    backbone_weights: Parameter[str],
     cache: InputArtifact[standard_artifacts.Examples] = None,
+    cache_pointer: InputArtifact[EmbeddingsPointer] = None,
     beam_pipeline: BeamComponentParameter[beam.Pipeline] = None,
 ):
-    """fingerprint: preprocessing/embedding_cache.py's for this run's backbone; cache: an earlier
-    Transform's transformed_examples (None: the first run); beam_pipeline: made by TFX."""
+    """backbone, backbone_weights: TransformSettings' ('' for None), whose fingerprint is computed
+    here, where the weights are; cache: an earlier Transform's transformed_examples, or
+    cache_pointer: a pointer to one (Vertex, pipeline/embedding_pointer.py); neither: the first
+    run; beam_pipeline: made by TFX."""
     from absl import logging
     from tfx.types import artifact_utils
 
     from models.out_of_fold import split_files
+    from preprocessing.backbones import get_backbone
+    from preprocessing.embedding_cache import fingerprint
 
     files = {split: split_files(examples, split) for split in SPLITS}
-    cache_files = []
+    cache_uri, cache_files, problem = "", [], ""
     if cache is not None:
-        import tensorflow as tf
-
-        cache_files = sorted(f for split in SPLITS for f in tf.io.gfile.glob(split_files(cache, split)))
-    stats = join(files, cache_files, fingerprint, embedding_size, joined.uri, beam_pipeline)
+        cache_uri, cache_files = cache.uri, files_under(cache.uri)
+    elif cache_pointer is not None:
+        cache_uri, cache_files, problem = pointed_files(cache_pointer.uri)
+    fp = fingerprint(backbone, backbone_weights or None)
+    stats = join(files, cache_files, fp, get_backbone(backbone).embedding_size, joined.uri, beam_pipeline)
+    stats["reason"] = problem or stats["reason"]
     joined.split_names = artifact_utils.encode_split_names(list(SPLITS))
     for name in ("photos", "reused", "embedded"):
         joined.set_int_custom_property(name, stats[name])
     joined.set_string_custom_property("reason", stats["reason"])
-    joined.set_string_custom_property("cache_uri", cache.uri if cache is not None else "")
-    joined.set_string_custom_property(FINGERPRINT_PROPERTY, fingerprint)  # read by pipeline/embedding_reuse.py
+    joined.set_string_custom_property("cache_uri", cache_uri)
+    joined.set_string_custom_property(FINGERPRINT_PROPERTY, fp)  # read by pipeline/embedding_reuse.py
     logging.info("%s", summary_line(stats))

@@ -15,8 +15,8 @@ The lineage walk: cache artefact <- Transform <- its `examples` (EmbeddingCache'
 of the EmbeddingCache execution, so ML Metadata shows which run's embeddings were reused.
 
 Vertex AI Pipelines compiles only TFX's LatestArtifactStrategy and LatestBlessedModelStrategy,
-each as a query by artefact type alone; there the pipeline has no cache input (see
-docs/pipeline.md).
+each as a query by artefact type alone; there a pointer file and an Importer take this
+Resolver's place (pipeline/embedding_pointer.py).
 """
 
 from __future__ import annotations

@@ -144,13 +144,17 @@ def defer_cloud_extensions() -> None:
         sys.meta_path.insert(0, _LazyCloudExtensions())
 
 
-def run(args: argparse.Namespace) -> dict:
-    """Builds and runs the pipeline; returns the components of this run (from ML Metadata)."""
+def run(args: argparse.Namespace, last: str | None = None, **changes) -> dict:
+    """Builds and runs the pipeline; returns the components of this run (from ML Metadata).
+    last: run only that node and what it needs (pipeline.upstream_of); changes: PipelineSettings
+    fields to replace (e.g. embeddings_dir, to run Vertex's way of reusing embeddings here)."""
     defer_cloud_extensions()
+    from dataclasses import replace
+
     from tfx import v1 as tfx
 
     from pipeline import results
-    from pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import create_pipeline, upstream_of
     from preprocessing.backbones import get_backbone
 
     # Fail before any work when the backbone's weights are missing.
@@ -158,12 +162,12 @@ def run(args: argparse.Namespace) -> dict:
     p = paths(args.output, args.model_name, args.metadata)
     data = as_location(args.data)
     pipeline = create_pipeline(
-        settings(args, data, read_labels(data), p),
+        replace(settings(args, data, read_labels(data), p), **changes),
         tfx.orchestration.metadata.sqlite_metadata_connection_config(p["metadata"]),
     )
     global PROGRESS
     PROGRESS = quiet.ComponentProgress.install(quiet.verbose_requested([]))  # live '[pipeline] X done in N s' lines
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    tfx.orchestration.LocalDagRunner().run(upstream_of(pipeline, last) if last else pipeline)
     return results.component_runs(results.sqlite_store(p["metadata"]))
 
 

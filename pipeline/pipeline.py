@@ -1,8 +1,10 @@
 """The tastebud pipeline. create_pipeline() reads top to bottom as the DAG:
 
 ImportExampleGen -> ImportSchemaGen
-  [-> Resolver (earlier embeddings) -> EmbeddingCache (each photo + its earlier embedding, by content)]
+  [-> Resolver (earlier embeddings; Vertex: an Importer of the last run's pointer)
+   -> EmbeddingCache (each photo + its earlier embedding, by content)]
   -> Transform (bottleneck embeddings: only for photos without an earlier one)
+  [-> RecordEmbeddings (Vertex: the pointer to this run's embeddings, for the next run)]
   -> Tuner (the head's hyperparameters, k-fold CV on train)
   -> OutOfFold (k-fold CV of the chosen head on train + eval: the blessing's evidence)
      [-> DataHealth (suspect labels, near-duplicates, outliers, dark/blank/blurry: a report only)]
@@ -23,6 +25,7 @@ from tfx import v1 as tfx
 from models.out_of_fold import OutOfFold
 from pipeline.data_health import DataHealth
 from pipeline.embedding_cache import EmbeddingCache
+from pipeline.embedding_pointer import RecordEmbeddings, latest_embeddings, pointer_dir
 from pipeline.embedding_reuse import earlier_embeddings
 from pipeline.evaluator import Evaluator, eval_config
 from pipeline.gate import COMPONENT_ID as GATE_ID
@@ -57,19 +60,23 @@ def create_pipeline(
     # bring that embedding along: found by content hash, joined in Beam before Transform.
     transform_examples, transform_config = example_gen.outputs["examples"], {}
     if s.transform.reuse_embeddings:
-        from preprocessing.backbones import get_backbone
-        from preprocessing.embedding_cache import fingerprint
+        if s.embeddings_dir:  # Vertex: the pointer that the last run with this backbone left
+            earlier = latest_embeddings(pointer_dir(s.embeddings_dir, s.transform.backbone, s.transform.weights))
+            cache = {"cache_pointer": earlier.outputs["result"]}
+        else:  # ML Metadata's latest earlier Transform output with this run's fingerprint
+            from preprocessing.embedding_cache import fingerprint
 
-        transform_config["fingerprint"] = fingerprint(s.transform.backbone, s.transform.weights)
-        earlier = earlier_embeddings(example_gen.outputs["examples"], transform_config["fingerprint"])
+            fp = fingerprint(s.transform.backbone, s.transform.weights)
+            earlier = earlier_embeddings(example_gen.outputs["examples"], fp)
+            cache = {"cache": earlier.outputs["cache"]}
         cache_join = EmbeddingCache(
             examples=example_gen.outputs["examples"],
-            cache=earlier.outputs["cache"],
-            fingerprint=transform_config["fingerprint"],
-            embedding_size=get_backbone(s.transform.backbone).embedding_size,
+            backbone=s.transform.backbone,
+            backbone_weights=s.transform.weights or "",
+            **cache,
         )
         components += [earlier, cache_join]
-        transform_examples = cache_join.outputs["joined"]
+        transform_examples, transform_config = cache_join.outputs["joined"], {"reuse_embeddings": True}
 
     # Decodes the images and computes the backbone's bottleneck embedding (the new photos' only).
     transform = tfx.components.Transform(
@@ -88,6 +95,13 @@ def create_pipeline(
         },
     )
     components.append(transform)
+    if s.transform.reuse_embeddings and s.embeddings_dir:  # the pointer for the next run
+        components.append(
+            RecordEmbeddings(
+                transformed_examples=transform.outputs["transformed_examples"],
+                latest=pointer_dir(s.embeddings_dir, s.transform.backbone, s.transform.weights),
+            )
+        )
 
     # Picks the head's hyperparameters by k-fold cross-validation on the train split only.
     tuner = None

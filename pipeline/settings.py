@@ -84,3 +84,6 @@ class PipelineSettings:
     beam_pipeline_args: tuple[str, ...] = ()
     vertex_training: dict | None = None  # the Trainer on Vertex AI Training (its custom_config)
     vertex_serving: dict | None = None  # the Pusher to a Vertex AI endpoint instead of serving_dir
+    # Where each run leaves a pointer to its embeddings for the next (pipeline/embedding_pointer.py):
+    # Vertex's way to reuse them, having no custom Resolver; None: the local Resolver.
+    embeddings_dir: str | None = None

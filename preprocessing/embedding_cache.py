@@ -16,6 +16,7 @@ row is missing and the backbone always runs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -54,6 +55,12 @@ def fingerprint(backbone: str, weights: str | None) -> str:
         "tensorflow": tf.__version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=8)
+def fingerprint_once(backbone: str, weights: str | None) -> str:
+    """fingerprint, computed once per process (TFT traces preprocessing_fn several times)."""
+    return fingerprint(backbone, weights)
 
 
 def content_key(fingerprint_hex: str, image: bytes) -> str:

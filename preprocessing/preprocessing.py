@@ -13,7 +13,7 @@ import tensorflow_transform as tft
 
 from preprocessing import contract, traced_backbone
 from preprocessing.backbones import get_backbone
-from preprocessing.embedding_cache import embed_missing, first_or_empty
+from preprocessing.embedding_cache import embed_missing, fingerprint_once, first_or_empty
 from preprocessing.images import embed_in_chunks
 from preprocessing.settings import TRANSFORM_CHUNK_SIZE
 
@@ -45,7 +45,8 @@ def label_to_index(labels: tf.Tensor, vocabulary: list[str]) -> tf.Tensor:
 
 def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[str, tf.Tensor]:
     """custom_config: backbone (name), backbone_weights (path or None), labels (dict.txt lines), chunk_size,
-    fingerprint (preprocessing/embedding_cache.py's; rows with a cached embedding under it are not re-embedded)."""
+    reuse_embeddings (rows with a cached embedding under this run's fingerprint, computed here where the
+    weights are, are not re-embedded: preprocessing/embedding_cache.py)."""
     backbone = get_backbone(custom_config["backbone"])
     weights = custom_config.get("backbone_weights")
     # TFT traces this function several times: the backbone is an already-traced
@@ -54,13 +55,13 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     chunk = int(custom_config.get("chunk_size", TRANSFORM_CHUNK_SIZE))
     images = tf.reshape(inputs[contract.IMAGE_KEY], [-1])
     embed = _embedder(extractor, backbone.name, weights, chunk)
-    if contract.CACHED_EMBEDDING_KEY in inputs and custom_config.get("fingerprint"):
+    if contract.CACHED_EMBEDDING_KEY in inputs and custom_config.get("reuse_embeddings"):
         # Only the rows without a usable cached embedding reach the backbone (serving: all rows).
         embedding = embed_missing(
             images,
             inputs[contract.CACHED_EMBEDDING_KEY],
             inputs[contract.CONTENT_KEY],
-            custom_config["fingerprint"],
+            fingerprint_once(backbone.name, weights),
             embed,
             backbone.embedding_size,
         )

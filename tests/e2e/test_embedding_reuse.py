@@ -10,6 +10,8 @@ One output folder, runs in this order:
      run says why;
   D  A's photos with Inception-v3 (random weights): no earlier embeddings for it, nothing reused;
   E  A's photos with Lite0 again: all reused, from C (the last Lite0 run before D).
+Then, in a folder of its own, Vertex's way of finding the earlier embeddings (a pointer file
+and an Importer instead of the Resolver) on the local runner.
 """
 
 from __future__ import annotations
@@ -130,3 +132,34 @@ def test_another_backbone_reuses_nothing_and_going_back_reuses_all(reuse_runs):
     e = reuse(reuse_runs["E"]["runs"])
     assert (e["photos"], e["embedded"], e["reused"]) == (30, 0, 30)
     assert e["cache_uri"] == reuse_runs["C"]["runs"]["Transform"].output("transformed_examples").uri
+
+
+def test_vertex_dag_reuses_through_the_pointer_on_the_local_runner(tmp_path):
+    """Vertex's way (pipeline/embedding_pointer.py: Importer -> EmbeddingCache -> Transform ->
+    RecordEmbeddings), run by TFX's LocalDagRunner as Vertex's stand-in: vertex_runner.py compiles
+    this same create_pipeline (tests/unit/test_vertex.py checks the spec), with gs:// folders
+    where this has local ones. Two runs, the second with 10% more photos."""
+    import json
+
+    from pipeline import local_run
+
+    photos = sample_subset(SAMPLE, tmp_path / "photos", LABELS, PER_CLASS)
+    output, folder = tmp_path / "out", tmp_path / "embeddings"
+
+    def run(name: str) -> dict:
+        data = prepare_data(photos, tmp_path / f"data_{name}")
+        args = local_run.parse_args(["--data", str(data), "--output", str(output), *FLAGS])
+        return local_run.run(args, last="RecordEmbeddings", embeddings_dir=str(folder))
+
+    first = run("first")
+    assert (reuse(first)["embedded"], reuse(first)["reused"]) == (30, 0)  # no pointer yet: a first run
+    for label in LABELS:
+        new = sorted((SAMPLE / label).glob("*.jpg"))[PER_CLASS]
+        shutil.copy(new, photos / label / new.name)
+    second = run("second")
+    joined = reuse(second)
+    assert (joined["photos"], joined["embedded"], joined["reused"], joined["reason"]) == (33, 3, 30, "")
+    assert joined["cache_uri"] == first["Transform"].output("transformed_examples").uri
+    pointer = json.loads((folder / "efficientnet_lite0" / "pointer.json").read_text())
+    assert pointer == {"transformed_examples": second["Transform"].output("transformed_examples").uri}
+    assert len(embeddings(second)) == 33

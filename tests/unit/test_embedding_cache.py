@@ -195,3 +195,27 @@ def test_saved_seconds_is_the_slope_between_the_two_runs():
     assert join.saved_seconds((9.0, 5), (8.0, 60), 50) is None  # noise: the earlier run was faster
     line = join.summary_line({"photos": 605, "reused": 550, "embedded": 55, "reason": ""}, 54.5)
     assert line == "Transform: 55 of 605 photos embedded, 550 reused (saved ~54 s)"
+
+
+def test_the_vertex_pointer_names_the_earlier_embeddings_or_says_why_not(tmp_path):
+    """pipeline/embedding_pointer.py: a missing pointer is a first run; one that does not read, or
+    names an output that is gone, gives the reason EmbeddingCache reports (every photo embedded)."""
+    from pipeline import embedding_pointer as pointer
+
+    assert pointer.pointer_dir("gs://b/e/", "inception_v3", None) == "gs://b/e/inception_v3"
+    assert pointer.pointer_dir("gs://b/e", "inception_v3", "gs://w/a.h5") != pointer.pointer_dir(
+        "gs://b/e", "inception_v3", "gs://w/b.h5"
+    )
+    folder = str(tmp_path / "lite0")
+    assert pointer.pointed_files(folder) == ("", [], "")
+    transformed = tmp_path / "Transform" / "7"
+    pointer.write_pointer(folder, {"transformed_examples": str(transformed)})
+    uri, files, problem = pointer.pointed_files(folder)
+    assert (uri, files) == (str(transformed), []) and "are gone" in problem
+    for split in ("eval", "train"):
+        (transformed / f"Split-{split}").mkdir(parents=True)
+        (transformed / f"Split-{split}" / "data.gz").write_bytes(b"")
+    assert pointer.pointed_files(folder) == (str(transformed), pointer.files_under(str(transformed)), "")
+    assert pointer.files_under(str(transformed))[0].endswith("Split-train/data.gz")
+    (tmp_path / "lite0" / "pointer.json").write_text("{not json")
+    assert "does not read" in pointer.pointed_files(folder)[2]

@@ -68,7 +68,10 @@ def test_all_components_in_dag_order(tmp_path, labels_file):
     assert main_line == [
         "ImportExampleGen",
         "ImportSchemaGen",
+        "latest_embeddings_importer",
+        "EmbeddingCache",
         "Transform",
+        "RecordEmbeddings",
         "Tuner",
         "OutOfFold",
         "Trainer",
@@ -87,7 +90,22 @@ def test_no_data_health_leaves_the_report_out(tmp_path, labels_file):
 
 def test_every_task_uses_the_configured_image(tmp_path, labels_file):
     containers = [e["container"] for e in _executors(_compile(tmp_path, labels_file)).values() if "container" in e]
-    assert len(containers) == 10 and {c["image"] for c in containers} == {IMAGE}
+    assert len(containers) == 12 and {c["image"] for c in containers} == {IMAGE}
+
+
+def test_embeddings_are_reused_through_a_pointer_per_backbone(tmp_path, labels_file):
+    """Vertex compiles no custom Resolver: the Importer reads the folder RecordEmbeddings writes
+    (pipeline/embedding_pointer.py; the same DAG runs locally in tests/e2e/test_embedding_reuse.py)."""
+    for backbone in ("inception_v3", "efficientnet_lite0"):
+        spec = _compile(tmp_path / backbone, labels_file, "--backbone", backbone)
+        tasks, folder = spec["root"]["dag"]["tasks"], f"gs://acme-tastebud/tastebud/embeddings/{backbone}"
+        assert _parameters(spec, "latest_embeddings_importer")["artifact_uri"] == folder
+        assert _parameters(spec, "RecordEmbeddings")["latest"] == folder
+        pointer = tasks["EmbeddingCache"]["inputs"]["artifacts"]["cache_pointer"]["taskOutputArtifact"]
+        assert pointer["producerTask"] == "latest_embeddings_importer"
+        joined = tasks["Transform"]["inputs"]["artifacts"]["examples"]["taskOutputArtifact"]
+        assert joined == {"outputArtifactKey": "joined", "producerTask": "EmbeddingCache"}
+        assert json.loads(_parameters(spec, "Transform")["custom_config"])["reuse_embeddings"] is True
 
 
 def test_dataflow_args_reach_the_beam_components(tmp_path, labels_file):
@@ -176,7 +194,7 @@ def test_dry_run_from_the_readme_prints_a_summary(tmp_path, monkeypatch, capfd):
         runpy.run_path(str(REPO / "vertex_runner.py"), run_name="__main__")
     out, err = capfd.readouterr()
     assert exited.value.code == 0, err[-2000:]
-    assert "tasks (12): ImportExampleGen" in out and "dry run: nothing submitted" in out
+    assert "tasks (15): ImportExampleGen" in out and "dry run: nothing submitted" in out
 
 
 def test_dockerfile_lints_and_copies_files_that_exist():
