@@ -57,6 +57,9 @@ def run_transform(
         "labels": labels,
         "chunk_size": chunk,
         "backbone_weights": RANDOM_WEIGHTS if backbone == "inception_v3" else None,
+        # The pipeline's path (EmbeddingCache before Transform): these examples have no cached
+        # embeddings, so every row is gathered and embedded, as in a first run.
+        "reuse_embeddings": True,
     }
     source = tfxio.TFExampleRecord(examples, schema=_schema())
     start = time.perf_counter()

@@ -43,8 +43,9 @@ FINGERPRINT_PROPERTY = "fingerprint"
 
 
 class ReadCache(beam.DoFn):
-    """One cache file -> (content_key, float32 bytes) per row, or a 'problem' when the file
-    cannot be trusted; 'foreign' counts rows keyed under another fingerprint (or none)."""
+    """One cache file -> (content_key, its embedding as a serialized tf.train.Feature) per row,
+    or a 'problem' when the file cannot be trusted; 'foreign' counts rows keyed under another
+    fingerprint (or none)."""
 
     def __init__(self, prefix: str, embedding_size: int):
         self.prefix, self.size = prefix, embedding_size
@@ -64,19 +65,21 @@ class ReadCache(beam.DoFn):
                 if not key or not key[0].decode().startswith(self.prefix):
                     yield beam.pvalue.TaggedOutput("foreign", 1)
                     continue
-                values = np.asarray(feature[contract.EMBEDDING_KEY].float_list.value, np.float32)
+                embedding = feature[contract.EMBEDDING_KEY]
+                values = np.asarray(embedding.float_list.value, np.float32)
                 if values.size != self.size or not np.isfinite(values).all():
                     yield beam.pvalue.TaggedOutput("problem", f"{path}: an embedding of {values.size} values")
                     return
-                yield key[0].decode(), values.tobytes()
+                yield key[0].decode(), embedding.SerializeToString()
         except tf.errors.DataLossError:
             yield beam.pvalue.TaggedOutput("problem", f"{path} is corrupt or truncated")
         except Exception as e:  # a record that is not a tf.Example, an unreadable file, ...
             yield beam.pvalue.TaggedOutput("problem", f"{path} does not read ({type(e).__name__})")
 
 
-def with_content_key(record: bytes, key: str, embedding=None) -> bytes:
-    """A serialized tf.Example with the content key (and a cached embedding) added.
+def with_content_key(record: bytes, key: str, embedding: bytes | None = None) -> bytes:
+    """A serialized tf.Example with the content key (and a cached embedding: a serialized
+    tf.train.Feature, copied as it is, float for float) added.
 
     The new features are appended as a tf.Example of their own: protobuf reads
     concatenated messages as one, merged (the feature map gains the entries), so the
@@ -88,7 +91,7 @@ def with_content_key(record: bytes, key: str, embedding=None) -> bytes:
     extra = Example()
     extra.features.feature[contract.CONTENT_KEY].bytes_list.value.append(key.encode())
     if embedding is not None:
-        extra.features.feature[contract.CACHED_EMBEDDING_KEY].float_list.value.extend(embedding)
+        extra.features.feature[contract.CACHED_EMBEDDING_KEY].MergeFromString(embedding)
     return record + extra.SerializeToString()
 
 
@@ -115,16 +118,14 @@ def route(item, cached_keys: set, refused: list):
 
 
 def attach(joined) -> tuple[str, bytes, bool]:
-    """(content_key, {'photos': [(split, record)], 'cached': [float32 bytes]}) -> (split, record
-    with the cached embedding, True). A photo without one here would have lost its bytes:
+    """(content_key, {'photos': [(split, record)], 'cached': [serialized Feature]}) -> (split,
+    record with the cached embedding, True). A photo without one here would have lost its bytes:
     that raises rather than write a row Transform could not embed."""
-    import numpy as np
-
     key, groups = joined
     if groups["photos"] and not groups["cached"]:
         raise RuntimeError(f"EmbeddingCache: no cached embedding for {key}, which the cache's key set holds")
     for split, record in groups["photos"]:
-        yield split, with_content_key(record, key, np.frombuffer(groups["cached"][0], np.float32)), True
+        yield split, with_content_key(record, key, groups["cached"][0]), True
 
 
 def keyed(record: bytes, split: str, fingerprint: str):
