@@ -34,9 +34,8 @@ from tfx.dsl.component.experimental.annotations import BeamComponentParameter, I
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 
-from pipeline.embedding_pointer import EmbeddingsPointer, files_under, pointed_files
+from pipeline.embedding_pointer import SPLITS, EmbeddingsPointer, files_under, pointed_files
 
-SPLITS = ("train", "eval")
 OUTPUT_KEY = "joined"
 STATS_FILE = "embedding_cache.json"
 FINGERPRINT_PROPERTY = "fingerprint"
@@ -95,26 +94,23 @@ def with_content_key(record: bytes, key: str, embedding: bytes | None = None) ->
     return record + extra.SerializeToString()
 
 
-def without_image(record: bytes) -> bytes:
-    """A serialized example with its image bytes emptied (the rows Transform does not embed)."""
+def route(record: bytes, split: str, fingerprint: str, cached_keys: set, refused: list):
+    """A raw example, parsed once -> (split, record with its content key, False) when the cache
+    has no embedding for it (or is refused); else, tagged 'candidate', (content_key, (split,
+    the example without its image bytes)) for the CoGroupByKey with the cache."""
     from tensorflow.core.example.example_pb2 import Example
 
     from preprocessing import contract
+    from preprocessing.embedding_cache import content_key
 
     example = Example.FromString(record)
-    example.features.feature[contract.IMAGE_KEY].bytes_list.value[:] = [b""]
-    return example.SerializeToString()
-
-
-def route(item, cached_keys: set, refused: list):
-    """(content_key, (split, record)) -> (split, record with its key, False) when the cache has
-    no embedding for it (or is refused); else, tagged 'candidate', (content_key, (split,
-    record without its image)) for the CoGroupByKey with the cache."""
-    key, (split, record) = item
+    image = example.features.feature[contract.IMAGE_KEY].bytes_list.value
+    key = content_key(fingerprint, image[0])
     if refused or key not in cached_keys:
         yield split, with_content_key(record, key), False
     else:
-        yield beam.pvalue.TaggedOutput("candidate", (key, (split, without_image(record))))
+        image[:] = [b""]  # Transform does not decode a reused photo
+        yield beam.pvalue.TaggedOutput("candidate", (key, (split, example.SerializeToString())))
 
 
 def attach(joined) -> tuple[str, bytes, bool]:
@@ -128,14 +124,6 @@ def attach(joined) -> tuple[str, bytes, bool]:
         yield split, with_content_key(record, key, groups["cached"][0]), True
 
 
-def keyed(record: bytes, split: str, fingerprint: str):
-    """A raw example -> (its content key, (split, record))."""
-    from data.examples import parse_example
-    from preprocessing.embedding_cache import content_key
-
-    return content_key(fingerprint, parse_example(record)[2]), (split, record)
-
-
 def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str, size: int, out: str, p) -> dict:
     """The Beam job: writes out/Split-<split>/ and returns the counts (see the module doc)."""
     import tensorflow as tf
@@ -145,12 +133,9 @@ def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str
     prefix = fingerprint[:PREFIX_LENGTH] + ":"
     stats_file = f"{out}/{STATS_FILE}.txt"
     with p:
-        photos = [
-            p
-            | f"Read{split}" >> beam.io.ReadFromTFRecord(pattern)
-            | f"Key{split}" >> beam.Map(keyed, split, fingerprint)
-            for split, pattern in example_files.items()
-        ] | "Photos" >> beam.Flatten()
+        read = {
+            split: p | f"Read{split}" >> beam.io.ReadFromTFRecord(pattern) for split, pattern in example_files.items()
+        }
         cache = (
             p
             | "CacheFiles" >> beam.Create(cache_files)
@@ -160,13 +145,20 @@ def join(example_files: dict[str, str], cache_files: list[str], fingerprint: str
         # A semi-join: the set of the cache's keys (not its embeddings) picks the photos that
         # can be reused; only those go through the CoGroupByKey, and without their bytes.
         cached_keys = beam.pvalue.AsSingleton(cache.rows | "Keys" >> beam.Keys() | "KeySet" >> beam.combiners.ToSet())
-        routed = photos | "Route" >> beam.FlatMap(route, cached_keys, refused).with_outputs("candidate", main="whole")
+        routed = [
+            records
+            | f"Route{split}"
+            >> beam.FlatMap(route, split, fingerprint, cached_keys, refused).with_outputs("candidate", main="whole")
+            for split, records in read.items()
+        ]
+        whole = [r.whole for r in routed] | "Whole" >> beam.Flatten()
+        candidates = [r.candidate for r in routed] | "Candidates" >> beam.Flatten()
         reused = (
-            {"photos": routed.candidate, "cached": cache.rows}
+            {"photos": candidates, "cached": cache.rows}
             | "Join" >> beam.CoGroupByKey()
             | "Attach" >> beam.FlatMap(attach)
         )
-        rows = (routed.whole, reused) | "Rows" >> beam.Flatten()
+        rows = (whole, reused) | "Rows" >> beam.Flatten()
         splits = list(example_files)
         by_split = rows | "BySplit" >> beam.Partition(lambda row, n: splits.index(row[0]), len(splits))
         for split, part in zip(splits, by_split, strict=True):

@@ -160,7 +160,9 @@ def test_a_candidate_without_its_cached_embedding_stops_the_join():
     key; should the join then find no embedding, writing the row would lose the photo."""
     with pytest.raises(RuntimeError, match="no cached embedding"):
         list(join.attach(("k", {"photos": [("train", b"")], "cached": []})))
-    whole = list(join.route(("k", ("train", b"")), {"k"}, ["refused"]))
+    record = example(image=b"one", label=b"x", key=b"train/0")
+    held = {content_key(FP, b"one")}
+    whole = list(join.route(record, "train", FP, held, ["refused"]))
     assert [(split, reused) for split, _, reused in whole] == [("train", False)]  # a refused cache: kept whole
 
 
