@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import random
+import struct
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image, ImageOps
 
-from preprocessing.exif import exif_orientation
+from preprocessing.exif import _walk, exif_orientation
 from preprocessing.images import decode_and_resize, decode_upright, jpeg_ratio
 from tests.support import phone_photos as pp
 from tests.support.common import SAMPLE
@@ -98,6 +99,30 @@ def test_garbage_and_truncated_headers_give_orientation_1_without_crashing(plain
     assert all(1 <= o <= 8 for o in orientations)
     assert orientations[:7] == [1] * 7
 
+
+
+def test_skipping_the_walk_without_an_exif_header_gives_what_the_walk_gives(plain):
+    """exif_orientation searches the scanned bytes for b"Exif\\0\\0" and walks the markers only
+    when it is there. On every kind of head, that must equal the walk itself, above all where
+    the header sits behind a big APP2 segment or straddles the end of the scanned bytes."""
+    scan = 4096
+    walk = tf.function(lambda b: _walk(tf.strings.substr(b, 0, tf.minimum(tf.strings.length(b), scan))))
+    fast = tf.function(lambda b: exif_orientation(b, scan_bytes=scan))
+    tagged = pp.with_app1(plain, pp.tiff_block())
+    icc = b"\xff\xd8\xff\xe2" + struct.pack(">H", 3002) + bytes(3000)  # an APP2 (ICC profile) first
+    rng = random.Random(1)
+    cases = [plain, tagged, icc + tagged[2:], *(pp.with_app1(plain, block) for block in CORRUPT.values())]
+    # The APP1 starts at cut - 2: its orientation lies inside the scanned bytes up to cut 4068,
+    # its header straddles their end at cuts 4089-4094.
+    for cut in range(scan - 40, scan):
+        filler = b"\xff\xe2" + struct.pack(">H", cut - 6) + bytes(cut - 8)
+        cases.append(b"\xff\xd8" + filler + tagged[2:])
+    cases += [tagged[: rng.randrange(len(tagged))] for _ in range(20)]
+    cases += [b"\xff\xd8\xff\xe1" + bytes(rng.randrange(256) for _ in range(rng.randrange(2, 60))) for _ in range(40)]
+    got = [(int(fast(tf.constant(c))), int(walk(tf.constant(c)))) for c in cases]
+    assert [g for g, _ in got] == [w for _, w in got]
+    assert got[1] == (6, 6) and got[2] == (6, 6)  # the control: a real tag, also behind the APP2
+    assert {w for _, w in got[len(CORRUPT) + 3 : len(CORRUPT) + 43]} == {1, 6}  # found, then cut off
 
 def test_non_jpeg_and_untagged_photos_decode_exactly_as_before(photo):
     """PNG/BMP/GIF/WebP go through decode_image untouched, Exif or not; so does every sample photo."""
