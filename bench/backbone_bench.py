@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 
@@ -13,6 +14,7 @@ from preprocessing.backbones import RANDOM_WEIGHTS, get_backbone
 from preprocessing.images import decode_and_resize
 
 BATCH_SIZES = (8, 16, 32, 64)
+DECODE_EMBED = "decode+embed"  # Transform's decode and backbone on photos (not part of the limit)
 
 
 def extractor(name: str):
@@ -20,14 +22,19 @@ def extractor(name: str):
     return get_backbone(name).build_feature_extractor(RANDOM_WEIGHTS if name == "inception_v3" else None)
 
 
-def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3) -> dict:
+def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3, encoded: list[bytes] = ()) -> dict:
     """Images/s on ready pixels for each batch size, of the Keras model and of the traced,
     frozen backbone the pipeline runs (preprocessing/traced_backbone.py); the best of all
     is the limit, so a faster traced backbone raises the bar instead of flattering ratios.
 
     Each (model, batch) is timed `rounds` times, round-robin, and its median kept: this
     machine's speed drifts by tens of percent within minutes, and timing one batch size
-    after another mixed that drift into the comparison."""
+    after another mixed that drift into the comparison.
+
+    With `encoded` photos, the same rounds also time "decode+embed": Transform's own
+    decode, resize and traced backbone (preprocessing/images.py: embed_in_chunks) on them,
+    in this process, without Beam. It is not part of the limit: it is the most any
+    Transform can reach here, since Transform must decode as well."""
     from preprocessing import traced_backbone
 
     model = extractor(name)
@@ -35,25 +42,61 @@ def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3) ->
     keras_call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     weights = RANDOM_WEIGHTS if name == "inception_v3" else None
     calls = {"keras": keras_call, "traced": traced_backbone.load(name, weights).embed}
-    timings = {f"{kind} {batch}": (call, batch) for batch in BATCH_SIZES for kind, call in calls.items()}
+    timings = {
+        f"{kind} {batch}": _on_pixels(call, batch, size) for batch in BATCH_SIZES for kind, call in calls.items()
+    }
+    if encoded:
+        timings[DECODE_EMBED] = _on_photos(calls["traced"], list(encoded), size, get_backbone(name).embedding_size)
     samples = {key: [] for key in timings}
     for _ in range(rounds):
-        for key, (call, batch) in timings.items():
-            samples[key].append(_rate(call, batch, size, seconds_per_size))
-    per_size = {key: statistics.median(rates) for key, rates in samples.items()}
+        for key, step in timings.items():
+            samples[key].append(_rate(step, seconds_per_size))
+    medians = {key: statistics.median(rates) for key, rates in samples.items()}
     for key, rates in samples.items():
-        log(f"limit {name} {key}: {per_size[key]:.1f} images/s (rounds: {', '.join(f'{r:.1f}' for r in rates)})")
+        log(f"limit {name} {key}: {medians[key]:.1f} images/s (rounds: {', '.join(f'{r:.1f}' for r in rates)})")
+    per_size = {key: rate for key, rate in medians.items() if key != DECODE_EMBED}
     best = max(per_size, key=per_size.get)
-    return {"images_per_s": per_size[best], "best_batch": best, "by_batch": per_size, "rounds": samples}
+    result = {"images_per_s": per_size[best], "best_batch": best, "by_batch": per_size, "rounds": samples}
+    if encoded:
+        result["decode_embed_images_per_s"] = medians[DECODE_EMBED]
+    return result
 
 
-def _rate(call, batch: int, size: int, seconds: float) -> float:
+def _on_pixels(call, batch: int, size: int):
+    """A timing step: the backbone on one batch of ready pixels; returns the images done."""
     pixels = tf.random.uniform((batch, size, size, 3), 0, 255, seed=batch)
-    call(pixels)  # trace + warm up
+
+    def step() -> int:
+        call(pixels).numpy()
+        return batch
+
+    return step
+
+
+def _on_photos(embed, encoded: list[bytes], size: int, embedding_size: int):
+    """A timing step: Transform's decode + embed on the next TRANSFORM_CHUNK_SIZE photos, in turn."""
+    from preprocessing.images import embed_in_chunks
+    from preprocessing.settings import TRANSFORM_CHUNK_SIZE as chunk
+
+    call = tf.function(
+        lambda b: embed_in_chunks(b, size, embed, chunk, embedding_size),
+        input_signature=[tf.TensorSpec([None], tf.string)],
+        autograph=False,
+    )
+    batches = [tf.constant(encoded[i : i + chunk]) for i in range(0, len(encoded), chunk)]
+    turn = itertools.cycle(batches)
+
+    def step() -> int:
+        return int(call(next(turn)).shape[0])
+
+    return step
+
+
+def _rate(step, seconds: float) -> float:
+    step()  # trace + warm up
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        call(pixels).numpy()
-        done += batch
+        done += step()
     return done / (time.perf_counter() - start)
 
 
