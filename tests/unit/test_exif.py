@@ -100,7 +100,6 @@ def test_garbage_and_truncated_headers_give_orientation_1_without_crashing(plain
     assert orientations[:7] == [1] * 7
 
 
-
 def test_skipping_the_walk_without_an_exif_header_gives_what_the_walk_gives(plain):
     """exif_orientation searches the scanned bytes for b"Exif\\0\\0" and walks the markers only
     when it is there. On every kind of head, that must equal the walk itself, above all where
@@ -123,6 +122,7 @@ def test_skipping_the_walk_without_an_exif_header_gives_what_the_walk_gives(plai
     assert [g for g, _ in got] == [w for _, w in got]
     assert got[1] == (6, 6) and got[2] == (6, 6)  # the control: a real tag, also behind the APP2
     assert {w for _, w in got[len(CORRUPT) + 3 : len(CORRUPT) + 43]} == {1, 6}  # found, then cut off
+
 
 def test_non_jpeg_and_untagged_photos_decode_exactly_as_before(photo):
     """PNG/BMP/GIF/WebP go through decode_image untouched, Exif or not; so does every sample photo."""
