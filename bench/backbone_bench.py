@@ -33,8 +33,9 @@ def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3, en
 
     With `encoded` photos, the same rounds also time "decode+embed": Transform's own
     decode, resize and traced backbone (preprocessing/images.py: embed_in_chunks) on them,
-    in this process, without Beam. It is not part of the limit: it is the most any
-    Transform can reach here, since Transform must decode as well."""
+    in this process, without Beam. It is not part of the limit: it is the work Transform
+    does per photo, so it shows how much of the gap to the limit is decoding and how much
+    is Beam and TFT."""
     from preprocessing import traced_backbone
 
     model = extractor(name)

@@ -43,10 +43,10 @@ def table(r: dict) -> str:
         )
     if "decode_embed_images_per_s" in lite:
         lines.append(
-            f"Transform's decode + embed in-process, no Beam (timed with the limit): "
-            f"{lite['decode_embed_images_per_s']:.1f} img/s = {lite['decode_embed_vs_limit']:.2f} x the limit "
-            f"(Transform's work without Beam: its ceiling); steady-state Transform = "
-            f"{lite.get('transform_steady_vs_decode_embed', float('nan')):.2f} x it"
+            f"Transform's own decode + embed in-process, without Beam (timed round-robin with the limit, "
+            f"minutes before the scaling runs): {lite['decode_embed_images_per_s']:.1f} img/s "
+            f"= {lite['decode_embed_vs_limit']:.2f} x the limit; steady-state Transform "
+            f"= {lite.get('transform_steady_vs_decode_embed', float('nan')):.2f} x it"
         )
     if "rss_growth_1000_to_5000" in s:
         lines.append(f"peak RSS growth 1000 -> 5000 images: {s['rss_growth_1000_to_5000']:+.1%}")
