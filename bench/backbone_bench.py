@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
+from collections.abc import Sequence
 
 import tensorflow as tf
 
 from bench.common import log
 from preprocessing.backbones import RANDOM_WEIGHTS, get_backbone
 from preprocessing.images import decode_and_resize
+from preprocessing.settings import TRANSFORM_CHUNK_SIZE
 
 BATCH_SIZES = (8, 16, 32, 64)
 DECODE_EMBED = "decode+embed"  # Transform's decode and backbone on photos (not part of the limit)
@@ -22,7 +24,7 @@ def extractor(name: str):
     return get_backbone(name).build_feature_extractor(RANDOM_WEIGHTS if name == "inception_v3" else None)
 
 
-def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3, encoded: list[bytes] = ()) -> dict:
+def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3, encoded: Sequence[bytes] = ()) -> dict:
     """Images/s on ready pixels for each batch size, of the Keras model and of the traced,
     frozen backbone the pipeline runs (preprocessing/traced_backbone.py); the best of all
     is the limit, so a faster traced backbone raises the bar instead of flattering ratios.
@@ -37,17 +39,19 @@ def backbone_limit(name: str, seconds_per_size: float = 2.0, rounds: int = 3, en
     does per photo, so it shows how much of the gap to the limit is decoding and how much
     is Beam and TFT."""
     from preprocessing import traced_backbone
+    from preprocessing.preprocessing import embedder  # Transform's own, with TFT: imported when timed
 
     model = extractor(name)
     size = get_backbone(name).input_size
     keras_call = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, size, size, 3])])
     weights = RANDOM_WEIGHTS if name == "inception_v3" else None
-    calls = {"keras": keras_call, "traced": traced_backbone.load(name, weights).embed}
+    traced = traced_backbone.load(name, weights)
+    calls = {"keras": keras_call, "traced": traced.embed}
     timings = {
         f"{kind} {batch}": _on_pixels(call, batch, size) for batch in BATCH_SIZES for kind, call in calls.items()
     }
     if encoded:
-        timings[DECODE_EMBED] = _on_photos(calls["traced"], list(encoded), size, get_backbone(name).embedding_size)
+        timings[DECODE_EMBED] = _on_photos(embedder(traced, name, weights, TRANSFORM_CHUNK_SIZE), encoded)
     samples = {key: [] for key in timings}
     for _ in range(rounds):
         for key, step in timings.items():
@@ -74,21 +78,13 @@ def _on_pixels(call, batch: int, size: int):
     return step
 
 
-def _on_photos(embed, encoded: list[bytes], size: int, embedding_size: int):
+def _on_photos(embed, encoded: Sequence[bytes]):
     """A timing step: Transform's decode + embed on the next TRANSFORM_CHUNK_SIZE photos, in turn."""
-    from preprocessing.images import embed_in_chunks
-    from preprocessing.settings import TRANSFORM_CHUNK_SIZE as chunk
-
-    call = tf.function(
-        lambda b: embed_in_chunks(b, size, embed, chunk, embedding_size),
-        input_signature=[tf.TensorSpec([None], tf.string)],
-        autograph=False,
-    )
-    batches = [tf.constant(encoded[i : i + chunk]) for i in range(0, len(encoded), chunk)]
-    turn = itertools.cycle(batches)
+    chunk = TRANSFORM_CHUNK_SIZE
+    turn = itertools.cycle([tf.constant(encoded[i : i + chunk]) for i in range(0, len(encoded), chunk)])
 
     def step() -> int:
-        return int(call(next(turn)).shape[0])
+        return int(embed(next(turn)).shape[0])
 
     return step
 

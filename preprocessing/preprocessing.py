@@ -22,7 +22,9 @@ from preprocessing.settings import TRANSFORM_CHUNK_SIZE
 _EMBEDDERS: dict[tuple, tf.types.experimental.PolymorphicFunction] = {}
 
 
-def _embedder(extractor, name: str, weights: str | None, chunk: int):
+def embedder(extractor, name: str, weights: str | None, chunk: int):
+    """[n] image bytes -> float32 [n, embedding size]: the traced decode + backbone Transform runs
+    (extractor: a traced backbone, preprocessing/traced_backbone.py). bench/ times it alone."""
     key = (name, weights, chunk, id(extractor))
     if key not in _EMBEDDERS:
         backbone = get_backbone(name)
@@ -54,7 +56,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict) -> dict[
     extractor = tft.make_and_track_object(lambda: traced_backbone.load(backbone.name, weights), name="backbone")
     chunk = int(custom_config.get("chunk_size", TRANSFORM_CHUNK_SIZE))
     images = tf.reshape(inputs[contract.IMAGE_KEY], [-1])
-    embed = _embedder(extractor, backbone.name, weights, chunk)
+    embed = embedder(extractor, backbone.name, weights, chunk)
     if contract.CACHED_EMBEDDING_KEY in inputs and custom_config.get("reuse_embeddings"):
         # Only the rows without a usable cached embedding reach the backbone (serving: all rows).
         embedding = embed_missing(
